@@ -1,0 +1,135 @@
+//! The dev sign-in: a list of users to sign in as, for `tessera demo` and `serve --dev-login`.
+//! Only on loopback, both at start-up (checked in config) and per request (checked here).
+
+use actix_web::{http::header, web, HttpRequest, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use super::csrf::{CsrfForm, TokenOnly, Verified};
+use super::session::TypedSession;
+use super::{RequestMeta, SignedIn};
+use crate::db;
+use crate::db::audit::{self, Actor, AuditEvent};
+use crate::db::orgs::{self, User};
+use crate::error::AppError;
+use crate::startup::AppState;
+use crate::views::render;
+
+#[derive(Template)]
+#[template(path = "auth/sign_in.html")]
+struct SignInPage {
+    csrf_token: String,
+    dev_login: bool,
+    users: Vec<User>,
+}
+
+pub async fn sign_in_page(
+    state: web::Data<AppState>,
+    session: TypedSession,
+) -> Result<HttpResponse, AppError> {
+    let dev_login = state.settings.dev_login;
+    let users = if dev_login {
+        db::run(&state.pool, |conn| Ok(orgs::all_users(conn)?)).await?
+    } else {
+        Vec::new()
+    };
+    render(&SignInPage {
+        csrf_token: session.csrf_token()?,
+        dev_login,
+        users,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct DevSignInForm {
+    #[serde(default)]
+    csrf_token: String,
+    user_id: String,
+}
+
+impl CsrfForm for DevSignInForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+pub async fn dev_sign_in(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: TypedSession,
+    Verified(form): Verified<DevSignInForm>,
+) -> Result<HttpResponse, AppError> {
+    let from_loopback = req.peer_addr().is_some_and(|a| a.ip().is_loopback());
+    if !state.settings.dev_login || !from_loopback {
+        return Err(AppError::NotFound);
+    }
+    let meta = RequestMeta::of(&req);
+    let now = state.clock.now();
+    let user = db::run(&state.pool, move |conn| {
+        let user = orgs::find_user(conn, &form.user_id)?.ok_or(AppError::NotFound)?;
+        let actor = Actor {
+            user_id: Some(user.id.clone()),
+            credential_id: None,
+            label: user.email.clone(),
+            ip: meta.ip,
+            user_agent: meta.user_agent,
+        };
+        let event = AuditEvent {
+            org_id: None,
+            action: "auth.sign_in",
+            target_type: Some("user"),
+            target_id: Some(&user.id),
+            target_label: Some(&user.email),
+            details: serde_json::json!({ "method": "dev" }),
+        };
+        audit::record(conn, &actor, event, now)?;
+        Ok(user)
+    })
+    .await?;
+    session.sign_in(&user.id)?;
+    Ok(see_other("/"))
+}
+
+pub async fn sign_out(
+    state: web::Data<AppState>,
+    who: SignedIn,
+    Verified(_): Verified<TokenOnly>,
+) -> Result<HttpResponse, AppError> {
+    let actor = who.actor();
+    let now = state.clock.now();
+    db::run(&state.pool, move |conn| {
+        let event = AuditEvent {
+            org_id: None,
+            action: "auth.sign_out",
+            target_type: Some("user"),
+            target_id: actor.user_id.as_deref(),
+            target_label: Some(&actor.label),
+            details: serde_json::json!({}),
+        };
+        Ok(audit::record(conn, &actor, event, now)?)
+    })
+    .await?;
+    who.session.sign_out();
+    Ok(see_other("/sign-in"))
+}
+
+/// `/`: the first org of a signed-in person, or the sign-in page.
+pub async fn home(
+    state: web::Data<AppState>,
+    session: TypedSession,
+) -> Result<HttpResponse, AppError> {
+    let Some(user_id) = session.user_id()? else {
+        return Ok(see_other("/sign-in"));
+    };
+    let orgs = db::run(&state.pool, move |conn| Ok(orgs::orgs_of(conn, &user_id)?)).await?;
+    Ok(match orgs.first() {
+        Some((org, _)) => see_other(&format!("/orgs/{}/settings/tokens", org.slug)),
+        None => see_other("/sign-in"),
+    })
+}
+
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .finish()
+}

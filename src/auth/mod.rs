@@ -1,0 +1,156 @@
+//! Who is asking: sessions, CSRF, and the extractors that load the signed-in user and their
+//! role in the org named by the path.
+
+pub mod csrf;
+pub mod dev_login;
+mod role;
+pub mod session;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{web, FromRequest, HttpRequest};
+use futures_util::future::LocalBoxFuture;
+
+pub use role::Role;
+pub use session::TypedSession;
+
+use crate::db;
+use crate::db::audit::Actor;
+use crate::db::orgs::{self, Org, User};
+use crate::error::AppError;
+use crate::startup::AppState;
+
+const MAX_USER_AGENT: usize = 512;
+
+/// A signed-in person. Extracting it redirects to sign-in when there is none.
+pub struct SignedIn {
+    pub user: User,
+    pub session: TypedSession,
+    pub request: RequestMeta,
+}
+
+/// Where a request came from, for the audit log.
+#[derive(Debug, Clone)]
+pub struct RequestMeta {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl RequestMeta {
+    pub fn of(req: &HttpRequest) -> Self {
+        Self {
+            // The peer address: a proxy in front would need an explicit trusted-proxy setting,
+            // because X-Forwarded-For from an untrusted client is whatever it likes.
+            ip: req.peer_addr().map(|a| a.ip().to_string()),
+            user_agent: req
+                .headers()
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(|ua| ua.chars().take(MAX_USER_AGENT).collect()),
+        }
+    }
+}
+
+impl SignedIn {
+    pub fn actor(&self) -> Actor {
+        Actor {
+            user_id: Some(self.user.id.clone()),
+            credential_id: None,
+            label: self.user.email.clone(),
+            ip: self.request.ip.clone(),
+            user_agent: self.request.user_agent.clone(),
+        }
+    }
+}
+
+pub fn state(req: &HttpRequest) -> Result<web::Data<AppState>, AppError> {
+    req.app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| AppError::internal("application state missing"))
+}
+
+async fn signed_in(req: HttpRequest) -> Result<SignedIn, AppError> {
+    let session = TypedSession::extract(&req)
+        .await
+        .map_err(|_| AppError::SignInRequired)?;
+    let user_id = session.user_id()?.ok_or(AppError::SignInRequired)?;
+    let state = state(&req)?;
+    let user = db::run(&state.pool, move |conn| {
+        Ok(orgs::find_user(conn, &user_id)?)
+    })
+    .await?;
+    // A session of a user who no longer exists is no session.
+    let user = user.ok_or(AppError::SignInRequired)?;
+    Ok(SignedIn {
+        user,
+        session,
+        request: RequestMeta::of(&req),
+    })
+}
+
+impl FromRequest for SignedIn {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { Ok(signed_in(req).await?) })
+    }
+}
+
+/// A signed-in member of the org named by `{slug}` in the path. Anyone else gets 404, so
+/// the existence of other orgs does not leak.
+pub struct OrgMember {
+    pub who: SignedIn,
+    pub org: Org,
+    pub role: Role,
+    /// Every org the person belongs to, for the org switcher.
+    pub memberships: Vec<(Org, Role)>,
+}
+
+impl OrgMember {
+    /// Writes to credentials are for owners and admins; the server says no to everyone else.
+    pub fn require_manage(&self) -> Result<(), AppError> {
+        if self.role.can_manage_credentials() {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(format!(
+                "Your role in {} ({}) cannot change credentials.",
+                self.org.name,
+                self.role.label()
+            )))
+        }
+    }
+
+    pub fn actor(&self) -> Actor {
+        self.who.actor()
+    }
+}
+
+impl FromRequest for OrgMember {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let who = signed_in(req.clone()).await?;
+            let slug = req.match_info().get("slug").unwrap_or_default().to_owned();
+            let state = state(&req)?;
+            let user_id = who.user.id.clone();
+            let memberships =
+                db::run(&state.pool, move |conn| Ok(orgs::orgs_of(conn, &user_id)?)).await?;
+            let (org, role) = memberships
+                .iter()
+                .find(|(org, _)| org.slug == slug)
+                .cloned()
+                .ok_or(AppError::NotFound)?;
+            Ok(Self {
+                who,
+                org,
+                role,
+                memberships,
+            })
+        })
+    }
+}

@@ -1,0 +1,326 @@
+//! Typed settings from flags and `TESSERA_*` variables. Everything is checked here, so a bad
+//! value ends start-up with one clear line.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use base64::Engine;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use url::Url;
+
+use crate::catalog::Catalog;
+
+const MIN_SESSION_KEY_BYTES: usize = 64;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tessera",
+    version,
+    about = "Organization-scoped API credentials: console and API"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// `sqlite://PATH` or `postgres://…`
+    #[arg(
+        long,
+        env = "TESSERA_DATABASE_URL",
+        default_value = "sqlite://tessera.db",
+        global = true,
+        hide_env_values = true
+    )]
+    pub database_url: String,
+    /// Path of the catalog TOML (scopes, permissions, prefixes, plan caps, setup variables)
+    #[arg(long, env = "TESSERA_CATALOG", global = true)]
+    pub catalog: Option<PathBuf>,
+    #[arg(long, env = "TESSERA_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Seed a demo organization into the database and serve it with dev sign-in
+    Demo(ServerArgs),
+    /// Serve the console and the API
+    Serve(ServerArgs),
+    /// Apply pending database migrations and exit
+    Migrate,
+}
+
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// Listen address
+    #[arg(long, env = "TESSERA_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+    /// External base URL of the console (default: http:// + bind)
+    #[arg(long, env = "TESSERA_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Base URL shown in setup scripts (default: the public URL)
+    #[arg(long, env = "TESSERA_API_URL")]
+    pub api_url: Option<String>,
+    #[arg(long, env = "TESSERA_OIDC_ISSUER")]
+    pub oidc_issuer: Option<String>,
+    #[arg(long, env = "TESSERA_OIDC_CLIENT_ID")]
+    pub oidc_client_id: Option<String>,
+    #[arg(long, env = "TESSERA_OIDC_CLIENT_SECRET", hide_env_values = true)]
+    pub oidc_client_secret: Option<String>,
+    /// Base64 key of 64 bytes or more for session cookies
+    #[arg(long, env = "TESSERA_SESSION_KEY", hide_env_values = true)]
+    pub session_key: Option<String>,
+    /// Offer a sign-in form listing the seeded users (loopback only)
+    #[arg(long, env = "TESSERA_DEV_LOGIN")]
+    pub dev_login: Option<bool>,
+    /// Default requests per minute per credential
+    #[arg(long, env = "TESSERA_RATE_LIMIT_PER_MINUTE", default_value_t = 600)]
+    pub rate_limit_per_minute: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Sqlite(String),
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        if let Some(path) = raw.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err(
+                    "TESSERA_DATABASE_URL: sqlite:// needs a file path, e.g. sqlite://tessera.db"
+                        .into(),
+                );
+            }
+            Ok(Self::Sqlite(path.to_owned()))
+        } else if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            Url::parse(raw)
+                .map_err(|e| format!("TESSERA_DATABASE_URL: not a valid PostgreSQL URL ({e})"))?;
+            Ok(Self::Postgres(raw.to_owned()))
+        } else {
+            Err("TESSERA_DATABASE_URL must start with sqlite:// or postgres://".into())
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Sqlite(path) => write!(f, "sqlite://{path}"),
+            Self::Postgres(_) => f.write_str("postgres://…"),
+        }
+    }
+}
+
+/// The cookie-signing key. Never printed.
+#[derive(Clone)]
+pub struct SessionKey(Vec<u8>);
+
+impl SessionKey {
+    pub fn parse_base64(raw: &str) -> Result<Self, String> {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(raw.trim())
+            .map_err(|_| "TESSERA_SESSION_KEY must be base64".to_owned())?;
+        if bytes.len() < MIN_SESSION_KEY_BYTES {
+            return Err(format!(
+                "TESSERA_SESSION_KEY must decode to at least {MIN_SESSION_KEY_BYTES} bytes (it has {})",
+                bytes.len()
+            ));
+        }
+        Ok(Self(bytes))
+    }
+
+    pub fn generate() -> Self {
+        use rand::TryRngCore;
+        let mut bytes = vec![0u8; MIN_SESSION_KEY_BYTES];
+        rand::rngs::OsRng
+            .unwrap_err()
+            .try_fill_bytes(&mut bytes)
+            .unwrap_or(());
+        Self(bytes)
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SessionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SessionKey(****)")
+    }
+}
+
+#[derive(Clone)]
+pub struct OidcSettings {
+    pub issuer: Url,
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+impl fmt::Debug for OidcSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OidcSettings")
+            .field("issuer", &self.issuer.as_str())
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Everything a server needs, checked.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database: DatabaseUrl,
+    pub bind: SocketAddr,
+    pub public_url: Url,
+    pub api_url: Url,
+    pub oidc: Option<OidcSettings>,
+    pub session_key: SessionKey,
+    pub catalog: Arc<Catalog>,
+    pub dev_login: bool,
+    pub rate_limit_per_minute: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Demo,
+    Serve,
+}
+
+pub fn load_catalog(path: Option<&PathBuf>) -> Result<Catalog, String> {
+    path.map_or_else(|| Ok(Catalog::built_in()), |p| Catalog::load(p))
+}
+
+impl Settings {
+    pub fn from_args(global: &GlobalArgs, args: &ServerArgs, mode: Mode) -> Result<Self, String> {
+        let database = DatabaseUrl::parse(&global.database_url)?;
+        let bind: SocketAddr = args.bind.parse().map_err(|_| {
+            format!(
+                "TESSERA_BIND: {:?} is not an address like 127.0.0.1:8080",
+                args.bind
+            )
+        })?;
+        let public_url = parse_base_url(
+            "TESSERA_PUBLIC_URL",
+            args.public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{bind}")),
+        )?;
+        let api_url = match &args.api_url {
+            Some(raw) => parse_base_url("TESSERA_API_URL", raw.clone())?,
+            None => public_url.clone(),
+        };
+        let oidc = oidc_settings(args)?;
+        let dev_login = args.dev_login.unwrap_or(mode == Mode::Demo);
+        if dev_login && !bind.ip().is_loopback() {
+            return Err(format!(
+                "dev sign-in is for loopback only, but TESSERA_BIND is {bind}"
+            ));
+        }
+        if oidc.is_none() && !dev_login {
+            return Err("no sign-in configured: set TESSERA_OIDC_ISSUER, TESSERA_OIDC_CLIENT_ID and TESSERA_OIDC_CLIENT_SECRET, or pass --dev-login on a loopback address".into());
+        }
+        let session_key = match (&args.session_key, mode) {
+            (Some(raw), _) => SessionKey::parse_base64(raw)?,
+            (None, Mode::Demo) => SessionKey::generate(),
+            (None, Mode::Serve) => return Err("TESSERA_SESSION_KEY is required (base64 of 64 or more random bytes, e.g. `openssl rand -base64 64`)".into()),
+        };
+        if args.rate_limit_per_minute == 0 {
+            return Err("TESSERA_RATE_LIMIT_PER_MINUTE must be at least 1".into());
+        }
+        Ok(Self {
+            database,
+            bind,
+            public_url,
+            api_url,
+            oidc,
+            session_key,
+            catalog: Arc::new(load_catalog(global.catalog.as_ref())?),
+            dev_login,
+            rate_limit_per_minute: args.rate_limit_per_minute,
+        })
+    }
+
+    /// Cookies are marked `Secure` when the console is served over https.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.scheme() == "https"
+    }
+
+    /// Requests per minute for a credential with no override of its own.
+    pub fn default_rate_limit(&self) -> u32 {
+        self.catalog
+            .rate_limit_per_minute
+            .unwrap_or(self.rate_limit_per_minute)
+    }
+}
+
+fn parse_base_url(var: &str, raw: String) -> Result<Url, String> {
+    let url = Url::parse(&raw).map_err(|e| format!("{var}: {raw:?} is not a URL ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(format!("{var}: {raw:?} must be an http or https URL"));
+    }
+    Ok(url)
+}
+
+fn oidc_settings(args: &ServerArgs) -> Result<Option<OidcSettings>, String> {
+    match (&args.oidc_issuer, &args.oidc_client_id, &args.oidc_client_secret) {
+        (None, None, None) => Ok(None),
+        (Some(issuer), Some(client_id), Some(client_secret)) => Ok(Some(OidcSettings {
+            issuer: parse_base_url("TESSERA_OIDC_ISSUER", issuer.clone())?,
+            client_id: client_id.clone(),
+            client_secret: client_secret.clone(),
+        })),
+        _ => Err("set all three of TESSERA_OIDC_ISSUER, TESSERA_OIDC_CLIENT_ID and TESSERA_OIDC_CLIENT_SECRET, or none".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_urls() {
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://x.db"),
+            Ok(DatabaseUrl::Sqlite("x.db".into()))
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:///tmp/x.db"),
+            Ok(DatabaseUrl::Sqlite("/tmp/x.db".into()))
+        );
+        assert!(matches!(
+            DatabaseUrl::parse("postgres://u:pw@h/db"),
+            Ok(DatabaseUrl::Postgres(_))
+        ));
+        assert!(DatabaseUrl::parse("mysql://h/db").is_err());
+        assert!(DatabaseUrl::parse("sqlite://").is_err());
+        let shown = format!(
+            "{:?}",
+            DatabaseUrl::parse("postgres://u:hunter2@h/db").unwrap()
+        );
+        assert!(!shown.contains("hunter2"));
+    }
+
+    #[test]
+    fn session_keys_must_be_long_base64() {
+        assert!(SessionKey::parse_base64("c2hvcnQ=")
+            .unwrap_err()
+            .contains("64 bytes"));
+        assert!(SessionKey::parse_base64("!!!").is_err());
+        let long = base64::engine::general_purpose::STANDARD.encode([7u8; 64]);
+        assert!(SessionKey::parse_base64(&long).is_ok());
+        assert_eq!(format!("{:?}", SessionKey::generate()), "SessionKey(****)");
+    }
+}

@@ -1,0 +1,61 @@
+use std::fmt;
+
+pub const MIN_NAME_CHARS: usize = 3;
+pub const MAX_NAME_CHARS: usize = 255;
+pub const MAX_DESCRIPTION_CHARS: usize = 1000;
+
+/// A credential's name: trimmed, 3–255 characters, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialName(String);
+
+impl CredentialName {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let trimmed = raw.trim();
+        let chars = trimmed.chars().count();
+        if chars < MIN_NAME_CHARS {
+            return Err(format!(
+                "Name must be at least {MIN_NAME_CHARS} characters."
+            ));
+        }
+        if chars > MAX_NAME_CHARS {
+            return Err(format!("Name must be at most {MAX_NAME_CHARS} characters."));
+        }
+        if trimmed.chars().any(char::is_control) {
+            return Err("Name must not contain control characters.".into());
+        }
+        Ok(Self(trimmed.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CredentialName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!(
+            CredentialName::parse("  ci deploy  ").unwrap().as_str(),
+            "ci deploy"
+        );
+        assert!(CredentialName::parse("ab").is_err());
+        assert!(CredentialName::parse("   ab   ").is_err());
+        assert!(CredentialName::parse("abc").is_ok());
+        assert!(CredentialName::parse(&"x".repeat(255)).is_ok());
+        assert!(CredentialName::parse(&"x".repeat(256)).is_err());
+        assert!(
+            CredentialName::parse(&"é".repeat(255)).is_ok(),
+            "counts characters, not bytes"
+        );
+        assert!(CredentialName::parse("bad\u{0}name").is_err());
+    }
+}

@@ -1,0 +1,122 @@
+//! One connection type for SQLite and PostgreSQL, the pool, migrations, and the helper that
+//! keeps diesel off the async workers.
+
+pub mod audit;
+pub mod credentials;
+pub mod orgs;
+pub mod schema;
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{self, ManageConnection, Pool};
+use diesel::{PgConnection, SqliteConnection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use crate::config::DatabaseUrl;
+use crate::error::AppError;
+
+// Postgres first: `establish` tries variants in order and SQLite accepts any string.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgres(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+pub type DbPool = Pool<ConnectionManager>;
+
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+    PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;";
+
+/// Opens connections of the backend the URL names, SQLite ones with their PRAGMAs set.
+pub struct ConnectionManager {
+    url: DatabaseUrl,
+}
+
+impl ManageConnection for ConnectionManager {
+    type Connection = DbConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
+        match &self.url {
+            DatabaseUrl::Postgres(url) => PgConnection::establish(url)
+                .map(DbConnection::Postgres)
+                .map_err(r2d2::Error::ConnectionError),
+            DatabaseUrl::Sqlite(path) => {
+                let mut conn =
+                    SqliteConnection::establish(path).map_err(r2d2::Error::ConnectionError)?;
+                conn.batch_execute(SQLITE_PRAGMAS)
+                    .map_err(r2d2::Error::QueryError)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
+        ping(conn).map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
+        false
+    }
+}
+
+pub fn ping(conn: &mut DbConnection) -> QueryResult<()> {
+    match conn {
+        DbConnection::Postgres(c) => c.batch_execute("SELECT 1"),
+        DbConnection::Sqlite(c) => c.batch_execute("SELECT 1"),
+    }
+}
+
+/// Builds the pool and opens its first connection, so an unreachable database is reported
+/// at start-up rather than at the first request.
+pub fn connect(url: &DatabaseUrl) -> Result<DbPool, String> {
+    let size = match url {
+        DatabaseUrl::Sqlite(_) => 8,
+        DatabaseUrl::Postgres(_) => 16,
+    };
+    Pool::builder()
+        .max_size(size)
+        .min_idle(Some(1))
+        .connection_timeout(Duration::from_secs(5))
+        .error_handler(Box::new(r2d2::LoggingErrorHandler))
+        .build(ConnectionManager { url: url.clone() })
+        .map_err(|e| format!("cannot open the database {url:?}: {e}"))
+}
+
+/// Applies pending migrations; returns the names of those applied.
+pub fn migrate(pool: &DbPool) -> Result<Vec<String>, String> {
+    let mut conn = pool
+        .get()
+        .map_err(|e| format!("cannot open the database: {e}"))?;
+    let applied = match &mut *conn {
+        DbConnection::Postgres(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS),
+        DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS),
+    }
+    .map_err(|e| format!("database migration failed: {e}"))?;
+    Ok(applied.iter().map(ToString::to_string).collect())
+}
+
+/// Runs blocking diesel work on the blocking thread pool, never on an async worker.
+pub async fn run<T, F>(pool: &DbPool, work: F) -> Result<T, AppError>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, AppError> + Send + 'static,
+    T: Send + 'static,
+{
+    let pool = pool.clone();
+    actix_web::web::block(move || {
+        let mut conn = pool.get().map_err(AppError::from_pool)?;
+        work(&mut conn)
+    })
+    .await
+    .map_err(|e| AppError::internal(format!("blocking task failed: {e}")))?
+}
+
+/// A fresh application-made id: UUIDv7, so ids sort by creation time.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}

@@ -1,0 +1,181 @@
+//! The credential list shared by every credential tab: query parameters, rows as people read
+//! them, filter and pager links.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
+use serde::Deserialize;
+
+use crate::credentials::{CredentialKind, Grants, Status, StatusFilter};
+use crate::db::credentials::{self as repo, CredentialRow, ListQuery, PAGE_SIZE};
+use crate::db::{orgs, DbConnection};
+use crate::views::Moment;
+
+const MAX_SEARCH_CHARS: usize = 100;
+const MAX_PAGE: i64 = 100_000;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ListParams {
+    pub status: Option<String>,
+    pub q: Option<String>,
+    pub page: Option<i64>,
+}
+
+impl ListParams {
+    pub fn filter(&self) -> StatusFilter {
+        StatusFilter::parse(self.status.as_deref())
+    }
+
+    pub fn search(&self) -> String {
+        self.q
+            .as_deref()
+            .unwrap_or_default()
+            .trim()
+            .chars()
+            .take(MAX_SEARCH_CHARS)
+            .collect()
+    }
+
+    /// Zero-based page.
+    pub fn page(&self) -> i64 {
+        self.page.unwrap_or(1).clamp(1, MAX_PAGE) - 1
+    }
+}
+
+/// One credential as a list row.
+pub struct CredentialView {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub display_prefix: String,
+    pub grants: Vec<String>,
+    pub status: Status,
+    pub has_passphrase: bool,
+    pub created: Moment,
+    pub created_by: String,
+    pub expires: Option<Moment>,
+    pub last_used: Option<Moment>,
+    pub last_used_ip: Option<String>,
+    pub usage_count: i64,
+    pub revoked: Option<Moment>,
+    pub revoked_by: String,
+}
+
+pub struct CredentialList {
+    pub rows: Vec<CredentialView>,
+    pub filter: StatusFilter,
+    pub search: String,
+    pub page: i64,
+    pub total: i64,
+    pub base_path: String,
+    pub can_manage: bool,
+    pub noun: &'static str,
+}
+
+impl CredentialList {
+    /// Runs the list query and turns rows into views; call inside `db::run`.
+    pub fn load(
+        conn: &mut DbConnection,
+        org_id: &str,
+        kind: CredentialKind,
+        params: &ListParams,
+        now: NaiveDateTime,
+    ) -> diesel::QueryResult<(Vec<CredentialView>, i64)> {
+        let search = params.search();
+        let query = ListQuery {
+            org_id,
+            kind,
+            filter: params.filter(),
+            search: (!search.is_empty()).then_some(search.as_str()),
+            page: params.page(),
+        };
+        let (rows, total) = repo::list(conn, &query, now)?;
+        let mut people: Vec<String> = rows.iter().map(|r| r.created_by.clone()).collect();
+        people.extend(rows.iter().filter_map(|r| r.revoked_by.clone()));
+        people.sort();
+        people.dedup();
+        let emails: HashMap<String, String> = orgs::emails_of(conn, &people)?.into_iter().collect();
+        let views = rows
+            .into_iter()
+            .map(|row| view(row, &emails, now))
+            .collect();
+        Ok((views, total))
+    }
+
+    pub fn link(&self, filter: StatusFilter, page: i64) -> String {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        query.append_pair("status", filter.as_str());
+        if !self.search.is_empty() {
+            query.append_pair("q", &self.search);
+        }
+        if page > 0 {
+            query.append_pair("page", &(page + 1).to_string());
+        }
+        format!("{}?{}", self.base_path, query.finish())
+    }
+
+    pub fn filters(&self) -> Vec<(StatusFilter, String, bool)> {
+        StatusFilter::ALL
+            .into_iter()
+            .map(|f| (f, self.link(f, 0), f == self.filter))
+            .collect()
+    }
+
+    pub fn pages(&self) -> i64 {
+        ((self.total + PAGE_SIZE - 1) / PAGE_SIZE).max(1)
+    }
+
+    pub fn previous_link(&self) -> Option<String> {
+        (self.page > 0).then(|| self.link(self.filter, self.page - 1))
+    }
+
+    pub fn next_link(&self) -> Option<String> {
+        (self.page + 1 < self.pages()).then(|| self.link(self.filter, self.page + 1))
+    }
+
+    pub fn first_shown(&self) -> i64 {
+        if self.rows.is_empty() {
+            0
+        } else {
+            self.page * PAGE_SIZE + 1
+        }
+    }
+
+    pub fn last_shown(&self) -> i64 {
+        self.page * PAGE_SIZE + self.rows.len() as i64
+    }
+}
+
+fn view(
+    row: CredentialRow,
+    emails: &HashMap<String, String>,
+    now: NaiveDateTime,
+) -> CredentialView {
+    let email = |id: &str| {
+        emails
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| "a deleted user".to_owned())
+    };
+    let revoked_now = row.revoked_at.filter(|at| *at <= now);
+    CredentialView {
+        status: Status::of(row.revoked_at, row.expires_at, row.active, now),
+        grants: Grants::from_stored(&row.grants)
+            .iter()
+            .map(str::to_owned)
+            .collect(),
+        has_passphrase: row.passphrase_hash.is_some(),
+        created: Moment::of(row.created_at, now),
+        created_by: email(&row.created_by),
+        expires: row.expires_at.map(|at| Moment::of(at, now)),
+        last_used: row.last_used_at.map(|at| Moment::of(at, now)),
+        revoked: revoked_now.map(|at| Moment::of(at, now)),
+        revoked_by: row.revoked_by.as_deref().map(email).unwrap_or_default(),
+        id: row.id,
+        name: row.name,
+        description: row.description,
+        display_prefix: row.display_prefix,
+        last_used_ip: row.last_used_ip,
+        usage_count: row.usage_count,
+    }
+}

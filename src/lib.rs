@@ -1,0 +1,12 @@
+pub mod auth;
+pub mod catalog;
+pub mod clock;
+pub mod config;
+pub mod credentials;
+pub mod db;
+pub mod error;
+pub mod features;
+pub mod seed;
+pub mod startup;
+pub mod telemetry;
+pub mod views;

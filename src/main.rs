@@ -1,0 +1,58 @@
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+
+use tessera::clock::SystemClock;
+use tessera::config::{load_catalog, Cli, Command, Mode, Settings};
+use tessera::startup::Application;
+use tessera::{db, seed, telemetry};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init(cli.global.log_format);
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("tessera: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    match &cli.command {
+        Command::Migrate => {
+            load_catalog(cli.global.catalog.as_ref())?;
+            let database = tessera::config::DatabaseUrl::parse(&cli.global.database_url)?;
+            let pool = db::connect(&database)?;
+            let applied = db::migrate(&pool)?;
+            println!("{} migration(s) applied", applied.len());
+            Ok(())
+        }
+        Command::Serve(args) => serve(Settings::from_args(&cli.global, args, Mode::Serve)?, false),
+        Command::Demo(args) => serve(Settings::from_args(&cli.global, args, Mode::Demo)?, true),
+    }
+}
+
+fn serve(settings: Settings, seed_demo: bool) -> Result<(), String> {
+    if settings.oidc.is_some() && !settings.dev_login {
+        return Err("OpenID Connect sign-in is not available in this version yet; start with --dev-login on a loopback address".into());
+    }
+    let clock = Arc::new(SystemClock);
+    let pool = db::connect(&settings.database)?;
+    db::migrate(&pool)?;
+    if seed_demo {
+        let summary = seed::demo(&pool, &settings.catalog, clock.as_ref())?;
+        tracing::info!(%summary, "demo data ready");
+    }
+    let public_url = settings.public_url.clone();
+    actix_web::rt::System::new().block_on(async move {
+        let app = Application::build_with_pool(settings, clock, pool)?;
+        tracing::info!(%public_url, port = app.port(), "tessera listening");
+        println!("Tessera is running at {public_url}");
+        app.run_until_stopped()
+            .await
+            .map_err(|e| format!("server stopped: {e}"))
+    })
+}

@@ -1,0 +1,212 @@
+//! Demo data: org `acme` with one person of each role and a few tokens with usage history.
+//! Run on an existing database, it adds only what is missing.
+
+use chrono::{NaiveDateTime, TimeDelta};
+use diesel::Connection;
+
+use crate::auth::Role;
+use crate::catalog::Catalog;
+use crate::clock::Clock;
+use crate::credentials::{secret, CredentialKind, Grants, Plan};
+use crate::db::audit::Actor;
+use crate::db::credentials::{self as repo, NewCredential};
+use crate::db::orgs::{self, Org, User};
+use crate::db::{new_id, DbConnection, DbPool};
+
+pub const DEMO_ORG: &str = "acme";
+
+pub const DEMO_PEOPLE: [(&str, &str, Role); 4] = [
+    ("alice@example.com", "Alice Owner", Role::Owner),
+    ("bob@example.com", "Bob Admin", Role::Admin),
+    ("carol@example.com", "Carol Member", Role::Member),
+    ("dave@example.com", "Dave Auditor", Role::Auditor),
+];
+
+struct DemoToken {
+    name: &'static str,
+    scopes: &'static [&'static str],
+    created_days_ago: i64,
+    expires_in_days: Option<i64>,
+    daily_requests: i64,
+    last_used_minutes_ago: Option<i64>,
+    revoked_days_ago: Option<i64>,
+}
+
+const DEMO_TOKENS: [DemoToken; 5] = [
+    DemoToken {
+        name: "CI deploy",
+        scopes: &["basic_deployment", "advanced_deployment"],
+        created_days_ago: 40,
+        expires_in_days: Some(50),
+        daily_requests: 42,
+        last_used_minutes_ago: Some(3),
+        revoked_days_ago: None,
+    },
+    DemoToken {
+        name: "Error tracker sync",
+        scopes: &["error_tracker"],
+        created_days_ago: 120,
+        expires_in_days: None,
+        daily_requests: 7,
+        last_used_minutes_ago: Some(60 * 49),
+        revoked_days_ago: None,
+    },
+    DemoToken {
+        name: "Staging env editor",
+        scopes: &["modify_env"],
+        created_days_ago: 23,
+        expires_in_days: Some(7),
+        daily_requests: 0,
+        last_used_minutes_ago: None,
+        revoked_days_ago: None,
+    },
+    DemoToken {
+        name: "Analytics export",
+        scopes: &["activity_tracker", "activity_tracker_analytics"],
+        created_days_ago: 95,
+        expires_in_days: Some(-5),
+        daily_requests: 3,
+        last_used_minutes_ago: Some(60 * 24 * 6),
+        revoked_days_ago: None,
+    },
+    DemoToken {
+        name: "Legacy script runner",
+        scopes: &["run_scripts"],
+        created_days_ago: 200,
+        expires_in_days: None,
+        daily_requests: 11,
+        last_used_minutes_ago: Some(60 * 24 * 12),
+        revoked_days_ago: Some(10),
+    },
+];
+
+pub fn demo(pool: &DbPool, catalog: &Catalog, clock: &dyn Clock) -> Result<String, String> {
+    let mut conn = pool
+        .get()
+        .map_err(|e| format!("cannot open the database: {e}"))?;
+    let now = clock.now();
+    conn.transaction(|conn| seed(conn, catalog, now))
+        .map_err(|e| format!("seeding the demo failed: {e}"))
+}
+
+fn seed(
+    conn: &mut DbConnection,
+    catalog: &Catalog,
+    now: NaiveDateTime,
+) -> diesel::QueryResult<String> {
+    let (org, org_created) = match orgs::find_org_by_slug(conn, DEMO_ORG)? {
+        Some(org) => (org, false),
+        None => {
+            let org = Org {
+                id: new_id(),
+                slug: DEMO_ORG.into(),
+                name: "Acme Corp".into(),
+                plan: Plan::Growth.as_str().into(),
+                credential_cap: None,
+                api_access: true,
+                max_lifetime_days: None,
+                created_at: now,
+            };
+            orgs::insert_org(conn, &org)?;
+            (org, true)
+        }
+    };
+    let mut people = Vec::new();
+    for (email, name, role) in DEMO_PEOPLE {
+        let user = match orgs::find_user_by_email(conn, email)? {
+            Some(user) => user,
+            None => {
+                let user = User {
+                    id: new_id(),
+                    email: email.into(),
+                    display_name: name.into(),
+                    oidc_issuer: None,
+                    oidc_subject: None,
+                    is_operator: false,
+                    created_at: now,
+                };
+                orgs::insert_user(conn, &user)?;
+                user
+            }
+        };
+        if orgs::role_in(conn, &org.id, &user.id)?.is_none() {
+            orgs::add_member(conn, &org.id, &user.id, role, now)?;
+        }
+        people.push(user);
+    }
+    if org_created {
+        for token in &DEMO_TOKENS {
+            seed_token(conn, catalog, &org, &people[0], &people[1], token, now)?;
+        }
+    }
+    Ok(format!("org {DEMO_ORG} with {} people", people.len()))
+}
+
+fn seed_token(
+    conn: &mut DbConnection,
+    catalog: &Catalog,
+    org: &Org,
+    creator: &User,
+    revoker: &User,
+    token: &DemoToken,
+    now: NaiveDateTime,
+) -> diesel::QueryResult<()> {
+    let kind = CredentialKind::AccessToken;
+    let plain = secret::generate(kind, &catalog.prefixes);
+    let created_at = now - TimeDelta::days(token.created_days_ago);
+    let actor = |user: &User| Actor {
+        user_id: Some(user.id.clone()),
+        credential_id: None,
+        label: user.email.clone(),
+        ip: Some("127.0.0.1".into()),
+        user_agent: Some("tessera demo seed".into()),
+    };
+    let scopes: Vec<String> = token.scopes.iter().map(|s| (*s).to_owned()).collect();
+    let new = NewCredential {
+        id: new_id(),
+        org_id: org.id.clone(),
+        kind: kind.as_str().into(),
+        name: token.name.into(),
+        description: None,
+        secret_hash: plain.hash().to_hex(),
+        display_prefix: plain.display_prefix(catalog.prefixes.get(kind).len()),
+        grants: Grants::from_stored(&scopes.join(" ")).to_stored(),
+        passphrase_hash: None,
+        active: true,
+        rate_limit_per_minute: None,
+        expires_at: token.expires_in_days.map(|d| now + TimeDelta::days(d)),
+        created_at,
+        created_by: creator.id.clone(),
+        owner_user_id: None,
+        rotated_from: None,
+    };
+    let details = serde_json::json!({ "scopes": scopes, "seeded": true });
+    if repo::create(conn, &new, u32::MAX, &actor(creator), details, created_at)?.is_err() {
+        return Ok(());
+    }
+    if let Some(minutes) = token.last_used_minutes_ago {
+        let last_used = now - TimeDelta::minutes(minutes);
+        let mut total = 0;
+        for days_ago in 0..30_i64 {
+            let day = (now - TimeDelta::days(days_ago)).date();
+            let used = day <= last_used.date() && now - TimeDelta::days(days_ago) >= created_at;
+            if used && token.daily_requests > 0 {
+                let requests = token.daily_requests + (days_ago * 7) % 13;
+                repo::set_daily_usage(conn, &new.id, day, requests)?;
+                total += requests;
+            }
+        }
+        repo::add_usage(conn, &new.id, total, last_used, "203.0.113.24")?;
+    }
+    if let Some(days) = token.revoked_days_ago {
+        repo::revoke(
+            conn,
+            &org.id,
+            kind,
+            &new.id,
+            &actor(revoker),
+            now - TimeDelta::days(days),
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,119 @@
+//! Builds the server: state, middleware stack and routes. Tests build it on port 0.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_session::config::{CookieContentSecurity, PersistentSession};
+use actix_session::storage::CookieSessionStore;
+use actix_session::SessionMiddleware;
+use actix_web::cookie::{Key, SameSite};
+use actix_web::dev::Server;
+use actix_web::middleware::DefaultHeaders;
+use actix_web::{web, App, HttpResponse, HttpServer};
+use tracing_actix_web::TracingLogger;
+
+use crate::clock::SharedClock;
+use crate::config::Settings;
+use crate::db::{self, DbPool};
+use crate::features;
+
+pub const SESSION_COOKIE: &str = "tessera_session";
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+    connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
+
+pub struct AppState {
+    pub pool: DbPool,
+    pub settings: Arc<Settings>,
+    pub clock: SharedClock,
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Opens the database, applies migrations and binds; `bind` with port 0 picks a free port.
+    pub fn build(settings: Settings, clock: SharedClock) -> Result<Self, String> {
+        let pool = db::connect(&settings.database)?;
+        db::migrate(&pool)?;
+        Self::build_with_pool(settings, clock, pool)
+    }
+
+    pub fn build_with_pool(
+        settings: Settings,
+        clock: SharedClock,
+        pool: DbPool,
+    ) -> Result<Self, String> {
+        let listener = TcpListener::bind(settings.bind)
+            .map_err(|e| format!("cannot listen on {}: {e}", settings.bind))?;
+        let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+        let state = web::Data::new(AppState {
+            pool,
+            settings: Arc::new(settings),
+            clock,
+        });
+        let server = run(listener, state)?;
+        Ok(Self { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn run(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, String> {
+    let key = Key::derive_from(state.settings.session_key.bytes());
+    let secure = state.settings.secure_cookies();
+    let server = HttpServer::new(move || {
+        App::new()
+            .wrap(session_middleware(key.clone(), secure))
+            .wrap(security_headers())
+            .wrap(TracingLogger::default())
+            .app_data(state.clone())
+            .configure(features::routes)
+    })
+    .listen(listener)
+    .map_err(|e| format!("cannot start the server: {e}"))?
+    .run();
+    Ok(server)
+}
+
+fn session_middleware(key: Key, secure: bool) -> SessionMiddleware<CookieSessionStore> {
+    SessionMiddleware::builder(CookieSessionStore::default(), key)
+        .cookie_name(SESSION_COOKIE.into())
+        .cookie_secure(secure)
+        .cookie_http_only(true)
+        .cookie_same_site(SameSite::Lax)
+        .cookie_content_security(CookieContentSecurity::Private)
+        .session_lifecycle(
+            PersistentSession::default().session_ttl(actix_web::cookie::time::Duration::hours(8)),
+        )
+        .build()
+}
+
+fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add(("Content-Security-Policy", CSP))
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("Referrer-Policy", "same-origin"))
+        .add(("X-Frame-Options", "DENY"))
+        .add(("Cross-Origin-Opener-Policy", "same-origin"))
+}
+
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain").body("ok")
+}
+
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    match db::run(&state.pool, |conn| Ok(db::ping(conn)?)).await {
+        Ok(()) => HttpResponse::Ok().content_type("text/plain").body("ready"),
+        Err(_) => HttpResponse::ServiceUnavailable()
+            .content_type("text/plain")
+            .body("database unreachable"),
+    }
+}
