@@ -14,7 +14,9 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            eprintln!("tessera: {message}");
+            // One line, whatever the cause's own formatting (libpq's messages span several).
+            let one_line = message.split_whitespace().collect::<Vec<_>>().join(" ");
+            eprintln!("tessera: {one_line}");
             ExitCode::FAILURE
         }
     }

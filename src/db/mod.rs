@@ -83,7 +83,8 @@ pub fn connect(url: &DatabaseUrl) -> Result<DbPool, String> {
         .max_size(size)
         .min_idle(Some(1))
         .connection_timeout(Duration::from_secs(5))
-        .error_handler(Box::new(r2d2::LoggingErrorHandler))
+        // Start-up reports one line; later failures are logged where a request meets them.
+        .error_handler(Box::new(r2d2::NopErrorHandler))
         .build(ConnectionManager { url: url.clone() })
         .map_err(|e| format!("cannot open the database {url:?}: {e}"))
 }

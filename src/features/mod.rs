@@ -5,23 +5,24 @@ pub mod forms;
 pub mod listing;
 pub mod tokens;
 
-use actix_web::web::{self, get, post};
+use actix_web::web;
 
 use crate::auth::dev_login;
 use crate::startup::{healthz, readyz};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", get().to(dev_login::home))
-        .route("/healthz", get().to(healthz))
-        .route("/readyz", get().to(readyz))
-        .route("/static/{file}", get().to(assets::serve))
-        .route("/sign-in", get().to(dev_login::sign_in_page))
-        .route("/auth/dev", post().to(dev_login::dev_sign_in))
-        .route("/sign-out", post().to(dev_login::sign_out))
+    // One resource per path, so a wrong method gets 405 with `Allow`, not 404.
+    cfg.service(web::resource("/").get(dev_login::home))
+        .service(web::resource("/healthz").get(healthz))
+        .service(web::resource("/readyz").get(readyz))
+        .service(web::resource("/static/{file}").get(assets::serve))
+        .service(web::resource("/sign-in").get(dev_login::sign_in_page))
+        .service(web::resource("/auth/dev").post(dev_login::dev_sign_in))
+        .service(web::resource("/sign-out").post(dev_login::sign_out))
         .service(
-            web::scope("/orgs/{slug}/settings/tokens")
-                .route("", get().to(tokens::handlers::page))
-                .route("", post().to(tokens::handlers::create))
-                .route("/{id}/revoke", post().to(tokens::handlers::revoke)),
-        );
+            web::resource("/orgs/{slug}/settings/tokens")
+                .get(tokens::handlers::page)
+                .post(tokens::handlers::create),
+        )
+        .service(web::resource("/orgs/{slug}/settings/tokens/{id}/revoke").post(tokens::handlers::revoke));
 }

@@ -1,0 +1,307 @@
+//! `spawn_app`: a real server on a free port with its own database (a SQLite file, or a new
+//! PostgreSQL database when TESSERA_TEST_BACKEND=postgres), a clock the test controls, and a
+//! builder for orgs with one person of each role.
+
+use std::sync::Arc;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+use reqwest::redirect::Policy;
+use tessera::auth::Role;
+use tessera::catalog::Catalog;
+use tessera::clock::{Clock, ManualClock};
+use tessera::config::{DatabaseUrl, SessionKey, Settings};
+use tessera::credentials::{secret, CredentialKind, Plan, PlainSecret};
+use tessera::db::audit::{Actor, AuditEntry};
+use tessera::db::credentials::{self as repo, CredentialRow, NewCredential};
+use tessera::db::orgs::{self, Org, User};
+use tessera::db::{self, new_id, DbConnection, DbPool};
+use tessera::startup::Application;
+
+pub struct TestApp {
+    pub address: String,
+    pub pool: DbPool,
+    pub clock: Arc<ManualClock>,
+    pub catalog: Arc<Catalog>,
+    _dir: tempfile::TempDir,
+}
+
+pub fn backend() -> String {
+    std::env::var("TESSERA_TEST_BACKEND").unwrap_or_else(|_| "sqlite".into())
+}
+
+fn database_for_test(dir: &tempfile::TempDir) -> DatabaseUrl {
+    match backend().as_str() {
+        "sqlite" => DatabaseUrl::Sqlite(dir.path().join("test.db").display().to_string()),
+        "postgres" => {
+            let admin = std::env::var("TESSERA_TEST_POSTGRES_URL")
+                .expect("TESSERA_TEST_BACKEND=postgres needs TESSERA_TEST_POSTGRES_URL (an admin URL of a running server)");
+            let mut conn = PgConnection::establish(&admin)
+                .unwrap_or_else(|e| panic!("PostgreSQL at TESSERA_TEST_POSTGRES_URL is unreachable: {e}"));
+            let name = format!("tessera_test_{}", uuid::Uuid::new_v4().simple());
+            diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut conn).expect("create test database");
+            let mut url = url::Url::parse(&admin).expect("admin URL");
+            url.set_path(&name);
+            DatabaseUrl::Postgres(url.to_string())
+        }
+        other => panic!("TESSERA_TEST_BACKEND must be sqlite or postgres, not {other:?}"),
+    }
+}
+
+pub fn test_now() -> NaiveDateTime {
+    NaiveDate::from_ymd_opt(2026, 11, 23).unwrap().and_hms_opt(9, 30, 0).unwrap()
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Catalog::built_in()).await
+}
+
+pub async fn spawn_app_with(catalog: Catalog) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let catalog = Arc::new(catalog);
+    let settings = Settings {
+        database: database_for_test(&dir),
+        bind: "127.0.0.1:0".parse().unwrap(),
+        public_url: "http://127.0.0.1".parse().unwrap(),
+        api_url: "http://api.example.test".parse().unwrap(),
+        oidc: None,
+        session_key: SessionKey::generate(),
+        catalog: catalog.clone(),
+        dev_login: true,
+        rate_limit_per_minute: 600,
+    };
+    let clock = Arc::new(ManualClock::starting_at(test_now()));
+    let pool = db::connect(&settings.database).expect("database");
+    db::migrate(&pool).expect("migrations");
+    let app = Application::build_with_pool(settings, clock.clone(), pool.clone()).expect("build app");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    TestApp { address, pool, clock, catalog, _dir: dir }
+}
+
+/// An org with one person of each role.
+pub struct TestOrg {
+    pub org: Org,
+    pub owner: User,
+    pub admin: User,
+    pub member: User,
+    pub auditor: User,
+}
+
+impl TestOrg {
+    pub fn person(&self, role: Role) -> &User {
+        match role {
+            Role::Owner => &self.owner,
+            Role::Admin => &self.admin,
+            Role::Member => &self.member,
+            Role::Auditor => &self.auditor,
+        }
+    }
+}
+
+/// Options for a credential made directly in the database.
+pub struct TokenSpec<'a> {
+    pub name: &'a str,
+    pub scopes: &'a str,
+    pub expires_at: Option<NaiveDateTime>,
+    pub created_at: Option<NaiveDateTime>,
+}
+
+impl Default for TokenSpec<'_> {
+    fn default() -> Self {
+        Self { name: "seeded token", scopes: "all", expires_at: None, created_at: None }
+    }
+}
+
+impl TestApp {
+    pub fn conn(&self) -> diesel::r2d2::PooledConnection<db::ConnectionManager> {
+        self.pool.get().expect("connection")
+    }
+
+    pub fn now(&self) -> NaiveDateTime {
+        self.clock.now()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub fn user(&self, email: &str) -> User {
+        let user = User {
+            id: new_id(),
+            email: email.into(),
+            display_name: email.split('@').next().unwrap_or(email).into(),
+            oidc_issuer: None,
+            oidc_subject: None,
+            is_operator: false,
+            created_at: self.now(),
+        };
+        orgs::insert_user(&mut self.conn(), &user).expect("insert user");
+        user
+    }
+
+    pub fn org(&self, slug: &str, plan: Plan) -> TestOrg {
+        let org = Org {
+            id: new_id(),
+            slug: slug.into(),
+            name: format!("{slug} Inc"),
+            plan: plan.as_str().into(),
+            credential_cap: None,
+            api_access: true,
+            max_lifetime_days: None,
+            created_at: self.now(),
+        };
+        orgs::insert_org(&mut self.conn(), &org).expect("insert org");
+        let people = Role::ALL.map(|role| {
+            let user = self.user(&format!("{}@{slug}.test", role.as_str()));
+            orgs::add_member(&mut self.conn(), &org.id, &user.id, role, self.now()).expect("membership");
+            user
+        });
+        let [owner, admin, member, auditor] = people;
+        TestOrg { org, owner, admin, member, auditor }
+    }
+
+    pub fn set_org(&self, org: &Org, apply: impl FnOnce(&mut DbConnection, &str) -> QueryResult<usize>) {
+        apply(&mut self.conn(), &org.id).expect("update org");
+    }
+
+    /// A token made straight in the database, as if created earlier.
+    pub fn token(&self, org: &TestOrg, spec: TokenSpec<'_>) -> (CredentialRow, PlainSecret) {
+        let kind = CredentialKind::AccessToken;
+        let plain = secret::generate(kind, &self.catalog.prefixes);
+        let new = NewCredential {
+            id: new_id(),
+            org_id: org.org.id.clone(),
+            kind: kind.as_str().into(),
+            name: spec.name.into(),
+            description: None,
+            secret_hash: plain.hash().to_hex(),
+            display_prefix: plain.display_prefix(self.catalog.prefixes.get(kind).len()),
+            grants: spec.scopes.into(),
+            passphrase_hash: None,
+            active: true,
+            rate_limit_per_minute: None,
+            expires_at: spec.expires_at,
+            created_at: spec.created_at.unwrap_or_else(|| self.now()),
+            created_by: org.owner.id.clone(),
+            owner_user_id: None,
+            rotated_from: None,
+        };
+        let actor = Actor { user_id: Some(org.owner.id.clone()), credential_id: None, label: org.owner.email.clone(), ip: None, user_agent: None };
+        repo::create(&mut self.conn(), &new, u32::MAX, &actor, serde_json::json!({}), self.now())
+            .expect("insert token")
+            .expect("token accepted");
+        (self.credential(&new.id), plain)
+    }
+
+    pub fn credential(&self, id: &str) -> CredentialRow {
+        use tessera::db::schema::credentials::dsl as c;
+        c::credentials.find(id).select(CredentialRow::as_select()).first(&mut self.conn()).expect("credential")
+    }
+
+    pub fn credentials_of(&self, org: &TestOrg) -> Vec<CredentialRow> {
+        use tessera::db::schema::credentials::dsl as c;
+        c::credentials
+            .filter(c::org_id.eq(&org.org.id))
+            .order(c::created_at.asc())
+            .select(CredentialRow::as_select())
+            .load(&mut self.conn())
+            .expect("credentials")
+    }
+
+    pub fn audit(&self) -> Vec<AuditEntry> {
+        use tessera::db::schema::audit_log::dsl as a;
+        a::audit_log.order(a::id.asc()).select(AuditEntry::as_select()).load(&mut self.conn()).expect("audit")
+    }
+
+    /// A browser-like client signed in as `user` through the dev sign-in.
+    pub async fn sign_in(&self, user: &User) -> Session {
+        let session = self.anonymous();
+        let page = session.get("/sign-in").await;
+        let csrf = csrf_of(&page.text().await.unwrap());
+        let response = session.post_raw("/auth/dev", &[("csrf_token", csrf.as_str()), ("user_id", user.id.as_str())]).await;
+        assert_eq!(response.status(), 303, "dev sign-in as {}", user.email);
+        session
+    }
+
+    pub fn anonymous(&self) -> Session {
+        let client = reqwest::Client::builder()
+            .redirect(Policy::none())
+            .cookie_store(true)
+            .user_agent("tessera-tests/1.0")
+            .build()
+            .unwrap();
+        Session { client, base: self.address.clone() }
+    }
+}
+
+pub struct Session {
+    pub client: reqwest::Client,
+    pub base: String,
+}
+
+impl Session {
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(format!("{}{path}", self.base)).send().await.expect("GET")
+    }
+
+    pub async fn get_htmx(&self, path: &str, target: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.base))
+            .header("HX-Request", "true")
+            .header("HX-Target", target)
+            .send()
+            .await
+            .expect("GET")
+    }
+
+    /// The session's CSRF token, read from a page that shows it.
+    pub async fn csrf(&self) -> String {
+        csrf_of(&self.get("/sign-in").await.text().await.unwrap())
+    }
+
+    /// A form POST carrying the session's CSRF token, as the console's forms do.
+    pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        let token = self.csrf().await;
+        let mut all = vec![("csrf_token", token.as_str())];
+        all.extend_from_slice(fields);
+        self.post_raw(path, &all).await
+    }
+
+    pub async fn post_raw(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        let body = serde_html_form::to_string(fields).unwrap();
+        self.client
+            .post(format!("{}{path}", self.base))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .expect("POST")
+    }
+}
+
+pub fn csrf_of(html: &str) -> String {
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = html.find(marker).expect("page has a CSRF field") + marker.len();
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
+pub fn tokens_path(org: &TestOrg) -> String {
+    format!("/orgs/{}/settings/tokens", org.org.slug)
+}
+
+/// Text of the elements matching `selector`.
+pub fn texts(html: &str, selector: &str) -> Vec<String> {
+    let doc = scraper::Html::parse_document(html);
+    let sel = scraper::Selector::parse(selector).unwrap();
+    doc.select(&sel).map(|e| e.text().collect::<String>().split_whitespace().collect::<Vec<_>>().join(" ")).collect()
+}
+
+/// The row of the named credential in a list page.
+pub fn row(html: &str, name: &str) -> Option<String> {
+    let doc = scraper::Html::parse_document(html);
+    let sel = scraper::Selector::parse("tr[data-credential]").unwrap();
+    doc.select(&sel)
+        .find(|e| e.value().attr("data-credential") == Some(name))
+        .map(|e| e.text().collect::<String>().split_whitespace().collect::<Vec<_>>().join(" "))
+}
