@@ -95,7 +95,7 @@ impl ResponseError for AppError {
                 "The error has been logged. Quote this id when you report it:",
                 Some(id.as_str()),
             ),
-            Self::SignInRequired => unreachable_sign_in(),
+            Self::SignInRequired => ("Sign in", "Sign in to continue.", None),
         };
         let page = ErrorPage {
             status: status.as_u16(),
@@ -109,8 +109,4 @@ impl ResponseError for AppError {
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .body(body)
     }
-}
-
-fn unreachable_sign_in() -> (&'static str, &'static str, Option<&'static str>) {
-    ("Sign in", "Sign in to continue.", None)
 }

@@ -1,3 +1,16 @@
+//! Tessera: organization-scoped API credentials, console and API.
+
+// Request-serving code reports errors; it never unwraps or panics.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::await_holding_lock
+    )
+)]
+
 pub mod auth;
 pub mod catalog;
 pub mod clock;

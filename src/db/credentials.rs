@@ -210,7 +210,7 @@ pub fn find(
 
 #[derive(Debug, Clone)]
 pub enum RevokeOutcome {
-    Revoked(CredentialRow),
+    Revoked { name: String },
     AlreadyRevoked,
     NotFound,
 }
@@ -251,7 +251,7 @@ pub fn revoke(
             },
             now,
         )?;
-        Ok(RevokeOutcome::Revoked(row))
+        Ok(RevokeOutcome::Revoked { name: row.name })
     })
 }
 

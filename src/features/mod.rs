@@ -24,5 +24,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .get(tokens::handlers::page)
                 .post(tokens::handlers::create),
         )
-        .service(web::resource("/orgs/{slug}/settings/tokens/{id}/revoke").post(tokens::handlers::revoke));
+        .service(
+            web::resource("/orgs/{slug}/settings/tokens/{id}/revoke")
+                .post(tokens::handlers::revoke),
+        );
 }

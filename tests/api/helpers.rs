@@ -11,7 +11,7 @@ use tessera::auth::Role;
 use tessera::catalog::Catalog;
 use tessera::clock::{Clock, ManualClock};
 use tessera::config::{DatabaseUrl, SessionKey, Settings};
-use tessera::credentials::{secret, CredentialKind, Plan, PlainSecret};
+use tessera::credentials::{secret, CredentialKind, PlainSecret, Plan};
 use tessera::db::audit::{Actor, AuditEntry};
 use tessera::db::credentials::{self as repo, CredentialRow, NewCredential};
 use tessera::db::orgs::{self, Org, User};
@@ -36,10 +36,13 @@ fn database_for_test(dir: &tempfile::TempDir) -> DatabaseUrl {
         "postgres" => {
             let admin = std::env::var("TESSERA_TEST_POSTGRES_URL")
                 .expect("TESSERA_TEST_BACKEND=postgres needs TESSERA_TEST_POSTGRES_URL (an admin URL of a running server)");
-            let mut conn = PgConnection::establish(&admin)
-                .unwrap_or_else(|e| panic!("PostgreSQL at TESSERA_TEST_POSTGRES_URL is unreachable: {e}"));
+            let mut conn = PgConnection::establish(&admin).unwrap_or_else(|e| {
+                panic!("PostgreSQL at TESSERA_TEST_POSTGRES_URL is unreachable: {e}")
+            });
             let name = format!("tessera_test_{}", uuid::Uuid::new_v4().simple());
-            diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut conn).expect("create test database");
+            diesel::sql_query(format!("CREATE DATABASE {name}"))
+                .execute(&mut conn)
+                .expect("create test database");
             let mut url = url::Url::parse(&admin).expect("admin URL");
             url.set_path(&name);
             DatabaseUrl::Postgres(url.to_string())
@@ -49,7 +52,10 @@ fn database_for_test(dir: &tempfile::TempDir) -> DatabaseUrl {
 }
 
 pub fn test_now() -> NaiveDateTime {
-    NaiveDate::from_ymd_opt(2026, 11, 23).unwrap().and_hms_opt(9, 30, 0).unwrap()
+    NaiveDate::from_ymd_opt(2026, 11, 23)
+        .unwrap()
+        .and_hms_opt(9, 30, 0)
+        .unwrap()
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -73,10 +79,17 @@ pub async fn spawn_app_with(catalog: Catalog) -> TestApp {
     let clock = Arc::new(ManualClock::starting_at(test_now()));
     let pool = db::connect(&settings.database).expect("database");
     db::migrate(&pool).expect("migrations");
-    let app = Application::build_with_pool(settings, clock.clone(), pool.clone()).expect("build app");
+    let app =
+        Application::build_with_pool(settings, clock.clone(), pool.clone()).expect("build app");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
-    TestApp { address, pool, clock, catalog, _dir: dir }
+    TestApp {
+        address,
+        pool,
+        clock,
+        catalog,
+        _dir: dir,
+    }
 }
 
 /// An org with one person of each role.
@@ -109,7 +122,12 @@ pub struct TokenSpec<'a> {
 
 impl Default for TokenSpec<'_> {
     fn default() -> Self {
-        Self { name: "seeded token", scopes: "all", expires_at: None, created_at: None }
+        Self {
+            name: "seeded token",
+            scopes: "all",
+            expires_at: None,
+            created_at: None,
+        }
     }
 }
 
@@ -154,14 +172,25 @@ impl TestApp {
         orgs::insert_org(&mut self.conn(), &org).expect("insert org");
         let people = Role::ALL.map(|role| {
             let user = self.user(&format!("{}@{slug}.test", role.as_str()));
-            orgs::add_member(&mut self.conn(), &org.id, &user.id, role, self.now()).expect("membership");
+            orgs::add_member(&mut self.conn(), &org.id, &user.id, role, self.now())
+                .expect("membership");
             user
         });
         let [owner, admin, member, auditor] = people;
-        TestOrg { org, owner, admin, member, auditor }
+        TestOrg {
+            org,
+            owner,
+            admin,
+            member,
+            auditor,
+        }
     }
 
-    pub fn set_org(&self, org: &Org, apply: impl FnOnce(&mut DbConnection, &str) -> QueryResult<usize>) {
+    pub fn set_org(
+        &self,
+        org: &Org,
+        apply: impl FnOnce(&mut DbConnection, &str) -> QueryResult<usize>,
+    ) {
         apply(&mut self.conn(), &org.id).expect("update org");
     }
 
@@ -187,16 +216,33 @@ impl TestApp {
             owner_user_id: None,
             rotated_from: None,
         };
-        let actor = Actor { user_id: Some(org.owner.id.clone()), credential_id: None, label: org.owner.email.clone(), ip: None, user_agent: None };
-        repo::create(&mut self.conn(), &new, u32::MAX, &actor, serde_json::json!({}), self.now())
-            .expect("insert token")
-            .expect("token accepted");
+        let actor = Actor {
+            user_id: Some(org.owner.id.clone()),
+            credential_id: None,
+            label: org.owner.email.clone(),
+            ip: None,
+            user_agent: None,
+        };
+        repo::create(
+            &mut self.conn(),
+            &new,
+            u32::MAX,
+            &actor,
+            serde_json::json!({}),
+            self.now(),
+        )
+        .expect("insert token")
+        .expect("token accepted");
         (self.credential(&new.id), plain)
     }
 
     pub fn credential(&self, id: &str) -> CredentialRow {
         use tessera::db::schema::credentials::dsl as c;
-        c::credentials.find(id).select(CredentialRow::as_select()).first(&mut self.conn()).expect("credential")
+        c::credentials
+            .find(id)
+            .select(CredentialRow::as_select())
+            .first(&mut self.conn())
+            .expect("credential")
     }
 
     pub fn credentials_of(&self, org: &TestOrg) -> Vec<CredentialRow> {
@@ -211,7 +257,11 @@ impl TestApp {
 
     pub fn audit(&self) -> Vec<AuditEntry> {
         use tessera::db::schema::audit_log::dsl as a;
-        a::audit_log.order(a::id.asc()).select(AuditEntry::as_select()).load(&mut self.conn()).expect("audit")
+        a::audit_log
+            .order(a::id.asc())
+            .select(AuditEntry::as_select())
+            .load(&mut self.conn())
+            .expect("audit")
     }
 
     /// A browser-like client signed in as `user` through the dev sign-in.
@@ -219,7 +269,12 @@ impl TestApp {
         let session = self.anonymous();
         let page = session.get("/sign-in").await;
         let csrf = csrf_of(&page.text().await.unwrap());
-        let response = session.post_raw("/auth/dev", &[("csrf_token", csrf.as_str()), ("user_id", user.id.as_str())]).await;
+        let response = session
+            .post_raw(
+                "/auth/dev",
+                &[("csrf_token", csrf.as_str()), ("user_id", user.id.as_str())],
+            )
+            .await;
         assert_eq!(response.status(), 303, "dev sign-in as {}", user.email);
         session
     }
@@ -231,7 +286,10 @@ impl TestApp {
             .user_agent("tessera-tests/1.0")
             .build()
             .unwrap();
-        Session { client, base: self.address.clone() }
+        Session {
+            client,
+            base: self.address.clone(),
+        }
     }
 }
 
@@ -242,7 +300,11 @@ pub struct Session {
 
 impl Session {
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client.get(format!("{}{path}", self.base)).send().await.expect("GET")
+        self.client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("GET")
     }
 
     pub async fn get_htmx(&self, path: &str, target: &str) -> reqwest::Response {
@@ -294,7 +356,15 @@ pub fn tokens_path(org: &TestOrg) -> String {
 pub fn texts(html: &str, selector: &str) -> Vec<String> {
     let doc = scraper::Html::parse_document(html);
     let sel = scraper::Selector::parse(selector).unwrap();
-    doc.select(&sel).map(|e| e.text().collect::<String>().split_whitespace().collect::<Vec<_>>().join(" ")).collect()
+    doc.select(&sel)
+        .map(|e| {
+            e.text()
+                .collect::<String>()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect()
 }
 
 /// The row of the named credential in a list page.
@@ -303,5 +373,11 @@ pub fn row(html: &str, name: &str) -> Option<String> {
     let sel = scraper::Selector::parse("tr[data-credential]").unwrap();
     doc.select(&sel)
         .find(|e| e.value().attr("data-credential") == Some(name))
-        .map(|e| e.text().collect::<String>().split_whitespace().collect::<Vec<_>>().join(" "))
+        .map(|e| {
+            e.text()
+                .collect::<String>()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
 }

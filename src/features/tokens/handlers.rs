@@ -139,10 +139,9 @@ pub async fn revoke(
     let notice = match outcome {
         RevokeOutcome::NotFound => return Err(AppError::NotFound),
         RevokeOutcome::AlreadyRevoked => "That token was already revoked.".to_owned(),
-        RevokeOutcome::Revoked(row) => format!(
-            "Token “{}” revoked. It stopped working immediately.",
-            row.name
-        ),
+        RevokeOutcome::Revoked { name } => {
+            format!("Token “{name}” revoked. It stopped working immediately.")
+        }
     };
     if !is_htmx(&req) {
         return Ok(crate::auth::dev_login::see_other(&path(&member.org.slug)));
