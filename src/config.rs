@@ -76,7 +76,7 @@ pub struct ServerArgs {
     #[arg(long, env = "TESSERA_SESSION_KEY", hide_env_values = true)]
     pub session_key: Option<String>,
     /// Offer a sign-in form listing the seeded users (loopback only)
-    #[arg(long, env = "TESSERA_DEV_LOGIN")]
+    #[arg(long, env = "TESSERA_DEV_LOGIN", num_args = 0..=1, default_missing_value = "true")]
     pub dev_login: Option<bool>,
     /// Default requests per minute per credential
     #[arg(long, env = "TESSERA_RATE_LIMIT_PER_MINUTE", default_value_t = 600)]

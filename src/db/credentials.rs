@@ -226,6 +226,7 @@ pub fn revoke(
     now: NaiveDateTime,
 ) -> QueryResult<RevokeOutcome> {
     conn.transaction(|conn| {
+        orgs::lock_org(conn, org_id)?;
         let Some(row) = find(conn, org_id, kind, id)? else {
             return Ok(RevokeOutcome::NotFound);
         };

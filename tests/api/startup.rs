@@ -36,11 +36,21 @@ fn assert_one_clear_line(args: &[&str], env: &[(&str, &str)], expected: &str) {
 fn bad_configuration_ends_start_up_with_one_clear_line() {
     assert_one_clear_line(&["serve"], &[], "no sign-in configured");
     assert_one_clear_line(
-        &["serve", "--dev-login", "true"],
+        &["serve", "--dev-login"],
         &[],
         "TESSERA_SESSION_KEY is required",
     );
     assert_one_clear_line(&["demo", "--bind", "0.0.0.0:0"], &[], "loopback only");
+    assert_one_clear_line(
+        &["serve"],
+        &[("TESSERA_DEV_LOGIN", "true"), ("TESSERA_BIND", "0.0.0.0:0")],
+        "loopback only",
+    );
+    assert_one_clear_line(
+        &["serve", "--oidc-issuer", "https://id.example"],
+        &[],
+        "all three",
+    );
     assert_one_clear_line(&["demo"], &[("TESSERA_BIND", "nonsense")], "TESSERA_BIND");
     assert_one_clear_line(
         &["demo"],
@@ -53,7 +63,7 @@ fn bad_configuration_ends_start_up_with_one_clear_line() {
         "cannot read catalog",
     );
     assert_one_clear_line(
-        &["serve", "--dev-login", "true", "--session-key", "c2hvcnQ="],
+        &["serve", "--dev-login", "--session-key", "c2hvcnQ="],
         &[],
         "at least 64 bytes",
     );

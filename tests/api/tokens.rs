@@ -817,3 +817,65 @@ async fn every_write_lands_in_the_audit_log_without_the_secret() {
     assert_eq!(details["scopes"], serde_json::json!(["all"]));
     assert_eq!(details["passphrase"], false);
 }
+
+async fn post_concurrently(app: &TestApp, org: &TestOrg, names: Vec<String>) -> Vec<u16> {
+    let session = std::sync::Arc::new(app.sign_in(&org.owner).await);
+    let path = tokens_path(org);
+    let tasks: Vec<_> = names
+        .into_iter()
+        .map(|name| {
+            let (session, path) = (session.clone(), path.clone());
+            tokio::spawn(async move {
+                session
+                    .post(
+                        &path,
+                        &[("name", name.as_str()), ("scopes", "all"), ("expiry", "30")],
+                    )
+                    .await
+                    .status()
+                    .as_u16()
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for task in tasks {
+        statuses.push(task.await.unwrap());
+    }
+    statuses
+}
+
+#[tokio::test]
+async fn concurrent_creations_never_exceed_the_cap() {
+    let app = spawn_app().await;
+    let team = app.org("team", Plan::Team);
+    let statuses =
+        post_concurrently(&app, &team, (0..12).map(|i| format!("token {i}")).collect()).await;
+    assert_eq!(
+        app.credentials_of(&team).len(),
+        5,
+        "team cap is 5; statuses {statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        5,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 422).count(),
+        7,
+        "{statuses:?}"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_creations_never_duplicate_a_name() {
+    let app = spawn_app().await;
+    let acme = app.org("acme", Plan::Growth);
+    let statuses = post_concurrently(&app, &acme, vec!["same name".to_owned(); 8]).await;
+    assert_eq!(app.credentials_of(&acme).len(), 1, "statuses {statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+}
