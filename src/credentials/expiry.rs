@@ -115,3 +115,53 @@ mod tests {
         assert!(ExpiryChoice::Days(91).resolve(now(), Some(90)).is_err());
     }
 }
+
+/// The expiry of a rotation's replacement: the predecessor's lifetime again, from now, held to
+/// the org's max-lifetime policy ("Never" becomes the longest the policy allows).
+pub fn replacement_expiry(
+    created_at: NaiveDateTime,
+    expires_at: Option<NaiveDateTime>,
+    now: NaiveDateTime,
+    max_lifetime_days: Option<u64>,
+) -> Result<Option<NaiveDateTime>, String> {
+    let policy_end = max_lifetime_days
+        .map(|days| {
+            now.checked_add_days(Days::new(days))
+                .ok_or("Expiry is out of range.")
+        })
+        .transpose()?;
+    let wanted = expires_at.map(|end| now + (end - created_at).max(chrono::TimeDelta::days(1)));
+    Ok(match (wanted, policy_end) {
+        (Some(w), Some(p)) => Some(w.min(p)),
+        (Some(w), None) => Some(w),
+        (None, p) => p,
+    })
+}
+
+#[cfg(test)]
+mod replacement_tests {
+    use super::*;
+    use chrono::{NaiveDate, TimeDelta};
+
+    #[test]
+    fn replacement_keeps_the_lifetime_within_policy() {
+        let t0 = NaiveDate::from_ymd_opt(2026, 1, 1)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap();
+        let now = t0 + TimeDelta::days(10);
+        assert_eq!(
+            replacement_expiry(t0, Some(t0 + TimeDelta::days(30)), now, None),
+            Ok(Some(now + TimeDelta::days(30)))
+        );
+        assert_eq!(replacement_expiry(t0, None, now, None), Ok(None));
+        assert_eq!(
+            replacement_expiry(t0, None, now, Some(90)),
+            Ok(Some(now + TimeDelta::days(90)))
+        );
+        assert_eq!(
+            replacement_expiry(t0, Some(t0 + TimeDelta::days(365)), now, Some(90)),
+            Ok(Some(now + TimeDelta::days(90)))
+        );
+    }
+}

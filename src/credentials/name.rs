@@ -59,3 +59,30 @@ mod tests {
         assert!(CredentialName::parse("bad\u{0}name").is_err());
     }
 }
+
+/// An optional description: trimmed, at most 1000 characters, empty meaning none.
+pub fn parse_description(raw: &str) -> Result<Option<String>, String> {
+    let trimmed = raw.trim();
+    if trimmed.chars().count() > MAX_DESCRIPTION_CHARS {
+        return Err(format!(
+            "Description must be at most {MAX_DESCRIPTION_CHARS} characters."
+        ));
+    }
+    Ok((!trimmed.is_empty()).then(|| trimmed.to_owned()))
+}
+
+#[cfg(test)]
+mod description_tests {
+    use super::*;
+
+    #[test]
+    fn descriptions_are_optional_and_bounded() {
+        assert_eq!(parse_description("  "), Ok(None));
+        assert_eq!(
+            parse_description(" used by CI "),
+            Ok(Some("used by CI".into()))
+        );
+        assert!(parse_description(&"d".repeat(1000)).is_ok());
+        assert!(parse_description(&"d".repeat(1001)).is_err());
+    }
+}

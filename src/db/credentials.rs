@@ -292,3 +292,211 @@ pub fn set_daily_usage(
         .execute(conn)
         .map(drop)
 }
+
+/// A replacement minted by rotation, fully prepared except for what comes from its predecessor.
+pub struct Replacement {
+    pub id: String,
+    pub secret_hash: String,
+    pub display_prefix: String,
+    pub created_by: String,
+}
+
+#[derive(Debug)]
+pub enum RotateOutcome {
+    Rotated {
+        old: Box<CredentialRow>,
+        new_id: String,
+    },
+    Refused(&'static str),
+    NotFound,
+}
+
+/// Rotation: a replacement with the predecessor's name, kind, grants, description, passphrase
+/// and state; the predecessor stops at `now + grace`. `expiry` computes the new expiry from the
+/// predecessor (same lifetime, same policy). One transaction, audited as one linked entry.
+#[allow(clippy::too_many_arguments)]
+pub fn rotate(
+    conn: &mut DbConnection,
+    org_id: &str,
+    kind: CredentialKind,
+    id: &str,
+    replacement: Replacement,
+    grace: chrono::TimeDelta,
+    expiry: impl FnOnce(&CredentialRow) -> Result<Option<NaiveDateTime>, String>,
+    actor: &Actor,
+    now: NaiveDateTime,
+) -> QueryResult<RotateOutcome> {
+    conn.transaction(|conn| {
+        orgs::lock_org(conn, org_id)?;
+        let Some(old) = find(conn, org_id, kind, id)? else {
+            return Ok(RotateOutcome::NotFound);
+        };
+        if old.revoked_at.is_some_and(|at| at <= now) {
+            return Ok(RotateOutcome::Refused(
+                "A revoked credential cannot be rotated. Create a new one instead.",
+            ));
+        }
+        if old.expires_at.is_some_and(|at| at <= now) {
+            return Ok(RotateOutcome::Refused(
+                "An expired credential cannot be rotated. Create a new one instead.",
+            ));
+        }
+        if old.revoked_at.is_some() {
+            return Ok(RotateOutcome::Refused(
+                "This credential was already rotated; rotate its replacement instead.",
+            ));
+        }
+        let Ok(expires_at) = expiry(&old) else {
+            return Ok(RotateOutcome::Refused(
+                "The organization's lifetime policy leaves no valid expiry for a replacement.",
+            ));
+        };
+        let new = NewCredential {
+            id: replacement.id,
+            org_id: old.org_id.clone(),
+            kind: old.kind.clone(),
+            name: old.name.clone(),
+            description: old.description.clone(),
+            secret_hash: replacement.secret_hash,
+            display_prefix: replacement.display_prefix,
+            grants: old.grants.clone(),
+            passphrase_hash: old.passphrase_hash.clone(),
+            active: old.active,
+            rate_limit_per_minute: old.rate_limit_per_minute,
+            expires_at,
+            created_at: now,
+            created_by: replacement.created_by,
+            owner_user_id: old.owner_user_id.clone(),
+            rotated_from: Some(old.id.clone()),
+        };
+        diesel::insert_into(c::table).values(&new).execute(conn)?;
+        let stops_at = now + grace;
+        diesel::update(c::table.find(&old.id))
+            .set((
+                c::revoked_at.eq(stops_at),
+                c::revoked_by.eq(actor.user_id.clone()),
+            ))
+            .execute(conn)?;
+        let details = serde_json::json!({
+            "rotated_from": old.id,
+            "previous_display_prefix": old.display_prefix,
+            "display_prefix": new.display_prefix,
+            "previous_stops_at": stops_at,
+            "grace_seconds": grace.num_seconds(),
+            "expires_at": new.expires_at,
+        });
+        let event = AuditEvent {
+            org_id: Some(org_id),
+            action: &format!("{}.rotate", kind.as_str()),
+            target_type: Some(kind.as_str()),
+            target_id: Some(&new.id),
+            target_label: Some(&new.name),
+            details,
+        };
+        audit::record(conn, actor, event, now)?;
+        Ok(RotateOutcome::Rotated {
+            old: Box::new(old),
+            new_id: new.id,
+        })
+    })
+}
+
+/// What an API key edit may change; the secret never does.
+#[derive(Debug, Clone, AsChangeset)]
+#[diesel(table_name = c, treat_none_as_null = true)]
+pub struct KeyChanges {
+    pub name: String,
+    pub description: Option<String>,
+    pub grants: String,
+    pub expires_at: Option<NaiveDateTime>,
+    pub active: bool,
+}
+
+#[derive(Debug)]
+pub enum EditOutcome {
+    Edited,
+    NameTaken,
+    Refused(&'static str),
+    NotFound,
+}
+
+/// Applies an edit and audits before and after, in one transaction.
+pub fn edit(
+    conn: &mut DbConnection,
+    org_id: &str,
+    kind: CredentialKind,
+    id: &str,
+    changes: &KeyChanges,
+    actor: &Actor,
+    now: NaiveDateTime,
+) -> QueryResult<EditOutcome> {
+    conn.transaction(|conn| {
+        orgs::lock_org(conn, org_id)?;
+        let Some(before) = find(conn, org_id, kind, id)? else {
+            return Ok(EditOutcome::NotFound);
+        };
+        if before.revoked_at.is_some_and(|at| at <= now) {
+            return Ok(EditOutcome::Refused("A revoked credential cannot be edited."));
+        }
+        // Its own rotation partners share its name by design.
+        let mut others = c::table
+            .filter(c::org_id.eq(org_id))
+            .filter(c::kind.eq(kind.as_str()))
+            .filter(c::name.eq(&changes.name))
+            .filter(c::id.ne(id))
+            .filter(c::rotated_from.ne(id).or(c::rotated_from.is_null()))
+            .filter(live_at!(now))
+            .into_boxed();
+        if let Some(predecessor) = &before.rotated_from {
+            others = others.filter(c::id.ne(predecessor.clone()));
+        }
+        let same_name: i64 = others.count().get_result(conn)?;
+        if same_name > 0 {
+            return Ok(EditOutcome::NameTaken);
+        }
+        diesel::update(c::table.find(id)).set(changes).execute(conn)?;
+        let snapshot = |name: &str, description: &Option<String>, grants: &str, expires_at: &Option<NaiveDateTime>, active: bool| {
+            serde_json::json!({ "name": name, "description": description, "grants": grants.split(' ').collect::<Vec<_>>(), "expires_at": expires_at, "active": active })
+        };
+        let details = serde_json::json!({
+            "before": snapshot(&before.name, &before.description, &before.grants, &before.expires_at, before.active),
+            "after": snapshot(&changes.name, &changes.description, &changes.grants, &changes.expires_at, changes.active),
+        });
+        let event = AuditEvent {
+            org_id: Some(org_id),
+            action: &format!("{}.edit", kind.as_str()),
+            target_type: Some(kind.as_str()),
+            target_id: Some(id),
+            target_label: Some(&changes.name),
+            details,
+        };
+        audit::record(conn, actor, event, now)?;
+        Ok(EditOutcome::Edited)
+    })
+}
+
+/// A credential id with a display prefix.
+pub type IdPrefix = (String, String);
+
+/// Rotation partners of the given rows: (predecessor id → display prefix) and
+/// (predecessor id → successor display prefix).
+pub fn rotation_links(
+    conn: &mut DbConnection,
+    rows: &[CredentialRow],
+) -> QueryResult<(Vec<IdPrefix>, Vec<IdPrefix>)> {
+    let predecessor_ids: Vec<String> = rows.iter().filter_map(|r| r.rotated_from.clone()).collect();
+    let predecessors = c::table
+        .filter(c::id.eq_any(&predecessor_ids))
+        .select((c::id, c::display_prefix))
+        .load(conn)?;
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let successors: Vec<(Option<String>, String)> = c::table
+        .filter(c::rotated_from.eq_any(&ids))
+        .select((c::rotated_from, c::display_prefix))
+        .load(conn)?;
+    let successors = successors
+        .into_iter()
+        .filter_map(|(from, prefix)| from.map(|f| (f, prefix)))
+        .collect();
+    Ok((predecessors, successors))
+}

@@ -150,3 +150,25 @@ pub fn emails_of(conn: &mut DbConnection, ids: &[String]) -> QueryResult<Vec<(St
         .select((users::id, users::email))
         .load(conn)
 }
+
+pub fn set_plan(
+    conn: &mut DbConnection,
+    org_id: &str,
+    plan: Plan,
+    cap: Option<i32>,
+) -> QueryResult<()> {
+    diesel::update(organizations::table.find(org_id))
+        .set((
+            organizations::plan.eq(plan.as_str()),
+            organizations::credential_cap.eq(cap),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn set_api_access(conn: &mut DbConnection, org_id: &str, on: bool) -> QueryResult<()> {
+    diesel::update(organizations::table.find(org_id))
+        .set(organizations::api_access.eq(on))
+        .execute(conn)
+        .map(drop)
+}

@@ -1,14 +1,14 @@
 //! The console's features, each in its own folder, and the route table.
 
 pub mod assets;
+pub mod credentials;
 pub mod forms;
-pub mod listing;
-pub mod tokens;
 
 use actix_web::web;
 
 use crate::auth::dev_login;
 use crate::startup::{healthz, readyz};
+use credentials::handlers as creds;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     // One resource per path, so a wrong method gets 405 with `Allow`, not 404.
@@ -20,12 +20,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/auth/dev").post(dev_login::dev_sign_in))
         .service(web::resource("/sign-out").post(dev_login::sign_out))
         .service(
-            web::resource("/orgs/{slug}/settings/tokens")
-                .get(tokens::handlers::page)
-                .post(tokens::handlers::create),
+            web::resource("/orgs/{slug}/settings/{tab}")
+                .get(creds::page)
+                .post(creds::create),
         )
+        .service(web::resource("/orgs/{slug}/settings/{tab}/{id}/revoke").post(creds::revoke))
+        .service(web::resource("/orgs/{slug}/settings/{tab}/{id}/rotate").post(creds::rotate))
         .service(
-            web::resource("/orgs/{slug}/settings/tokens/{id}/revoke")
-                .post(tokens::handlers::revoke),
+            web::resource("/orgs/{slug}/settings/{tab}/{id}/edit")
+                .get(creds::edit_page)
+                .post(creds::edit),
         );
 }

@@ -814,7 +814,7 @@ async fn every_write_lands_in_the_audit_log_without_the_secret() {
         );
     }
     let details: serde_json::Value = serde_json::from_str(&entries[0].details).unwrap();
-    assert_eq!(details["scopes"], serde_json::json!(["all"]));
+    assert_eq!(details["grants"], serde_json::json!(["all"]));
     assert_eq!(details["passphrase"], false);
 }
 

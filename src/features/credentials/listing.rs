@@ -59,6 +59,11 @@ pub struct CredentialView {
     pub usage_count: i64,
     pub revoked: Option<Moment>,
     pub revoked_by: String,
+    /// Display prefix of the credential this one replaced by rotation.
+    pub rotated_from: Option<String>,
+    /// Display prefix of the replacement, and when this one stops (a grace period still running).
+    pub replaced_by: Option<String>,
+    pub stops: Option<Moment>,
 }
 
 pub struct CredentialList {
@@ -69,7 +74,10 @@ pub struct CredentialList {
     pub total: i64,
     pub base_path: String,
     pub can_manage: bool,
+    /// Rotation mints a secret, so the API-access gate closes it too.
+    pub can_mint: bool,
     pub noun: &'static str,
+    pub is_api_keys: bool,
 }
 
 impl CredentialList {
@@ -94,11 +102,13 @@ impl CredentialList {
         people.extend(rows.iter().filter_map(|r| r.revoked_by.clone()));
         people.sort();
         people.dedup();
-        let emails: HashMap<String, String> = orgs::emails_of(conn, &people)?.into_iter().collect();
-        let views = rows
-            .into_iter()
-            .map(|row| view(row, &emails, now))
-            .collect();
+        let (predecessors, successors) = repo::rotation_links(conn, &rows)?;
+        let links = Links {
+            emails: orgs::emails_of(conn, &people)?.into_iter().collect(),
+            predecessors: predecessors.into_iter().collect(),
+            successors: successors.into_iter().collect(),
+        };
+        let views = rows.into_iter().map(|row| view(row, &links, now)).collect();
         Ok((views, total))
     }
 
@@ -146,19 +156,32 @@ impl CredentialList {
     }
 }
 
-fn view(
-    row: CredentialRow,
-    emails: &HashMap<String, String>,
-    now: NaiveDateTime,
-) -> CredentialView {
+/// People and rotation partners of a page of rows, looked up once for the page.
+struct Links {
+    emails: HashMap<String, String>,
+    predecessors: HashMap<String, String>,
+    successors: HashMap<String, String>,
+}
+
+fn view(row: CredentialRow, links: &Links, now: NaiveDateTime) -> CredentialView {
     let email = |id: &str| {
-        emails
+        links
+            .emails
             .get(id)
             .cloned()
             .unwrap_or_else(|| "a deleted user".to_owned())
     };
     let revoked_now = row.revoked_at.filter(|at| *at <= now);
     CredentialView {
+        rotated_from: row
+            .rotated_from
+            .as_ref()
+            .and_then(|id| links.predecessors.get(id).cloned()),
+        replaced_by: links.successors.get(&row.id).cloned(),
+        stops: row
+            .revoked_at
+            .filter(|at| *at > now)
+            .map(|at| Moment::of(at, now)),
         status: Status::of(row.revoked_at, row.expires_at, row.active, now),
         grants: Grants::from_stored(&row.grants)
             .iter()

@@ -1,0 +1,8 @@
+//! Settings → Tokens and Settings → API keys.
+
+pub mod forms;
+pub mod handlers;
+pub mod listing;
+pub mod setup;
+pub mod tab;
+pub mod views;

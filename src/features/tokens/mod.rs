@@ -1,3 +1,0 @@
-pub mod forms;
-pub mod handlers;
-pub mod views;
