@@ -53,6 +53,35 @@ pub enum Command {
     Serve(ServerArgs),
     /// Apply pending database migrations and exit
     Migrate,
+    /// Operator commands for organizations
+    #[command(subcommand)]
+    Org(OrgCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Create an org (API access starts off)
+    Create {
+        slug: String,
+        name: String,
+        #[arg(long, default_value = "free")]
+        plan: String,
+    },
+    /// Set an org's plan, and optionally its own cap of live credentials per kind
+    SetPlan {
+        slug: String,
+        plan: String,
+        #[arg(long)]
+        cap: Option<u32>,
+    },
+    /// Open or close the API-access gate (API key creation)
+    ApiAccess { slug: String, state: OnOff },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnOff {
+    On,
+    Off,
 }
 
 #[derive(Debug, Args)]

@@ -19,6 +19,7 @@ pub mod credentials;
 pub mod db;
 pub mod error;
 pub mod features;
+pub mod operator;
 pub mod seed;
 pub mod startup;
 pub mod telemetry;

@@ -4,9 +4,9 @@ use std::sync::Arc;
 use clap::Parser;
 
 use tessera::clock::SystemClock;
-use tessera::config::{load_catalog, Cli, Command, Mode, Settings};
+use tessera::config::{load_catalog, Cli, Command, Mode, OnOff, OrgCommand, Settings};
 use tessera::startup::Application;
-use tessera::{db, seed, telemetry};
+use tessera::{db, operator, seed, telemetry};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -30,6 +30,25 @@ fn run(cli: Cli) -> Result<(), String> {
             let pool = db::connect(&database)?;
             let applied = db::migrate(&pool)?;
             println!("{} migration(s) applied", applied.len());
+            Ok(())
+        }
+        Command::Org(command) => {
+            let database = tessera::config::DatabaseUrl::parse(&cli.global.database_url)?;
+            let pool = db::connect(&database)?;
+            db::migrate(&pool)?;
+            let clock = SystemClock;
+            let done = match command {
+                OrgCommand::Create { slug, name, plan } => {
+                    operator::create_org(&pool, &clock, slug, name, plan)
+                }
+                OrgCommand::SetPlan { slug, plan, cap } => {
+                    operator::set_plan(&pool, &clock, slug, plan, *cap)
+                }
+                OrgCommand::ApiAccess { slug, state } => {
+                    operator::set_api_access(&pool, &clock, slug, *state == OnOff::On)
+                }
+            }?;
+            println!("{done}");
             Ok(())
         }
         Command::Serve(args) => serve(Settings::from_args(&cli.global, args, Mode::Serve)?, false),

@@ -20,6 +20,7 @@ use tessera::startup::Application;
 
 pub struct TestApp {
     pub address: String,
+    pub database_url: String,
     pub pool: DbPool,
     pub clock: Arc<ManualClock>,
     pub catalog: Arc<Catalog>,
@@ -77,6 +78,10 @@ pub async fn spawn_app_with(catalog: Catalog) -> TestApp {
         rate_limit_per_minute: 600,
     };
     let clock = Arc::new(ManualClock::starting_at(test_now()));
+    let database_url = match &settings.database {
+        DatabaseUrl::Sqlite(path) => format!("sqlite://{path}"),
+        DatabaseUrl::Postgres(url) => url.clone(),
+    };
     let pool = db::connect(&settings.database).expect("database");
     db::migrate(&pool).expect("migrations");
     let app =
@@ -85,6 +90,7 @@ pub async fn spawn_app_with(catalog: Catalog) -> TestApp {
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
+        database_url,
         pool,
         clock,
         catalog,
@@ -114,8 +120,11 @@ impl TestOrg {
 
 /// Options for a credential made directly in the database.
 pub struct TokenSpec<'a> {
+    pub kind: CredentialKind,
     pub name: &'a str,
     pub scopes: &'a str,
+    pub description: Option<&'a str>,
+    pub active: bool,
     pub expires_at: Option<NaiveDateTime>,
     pub created_at: Option<NaiveDateTime>,
 }
@@ -123,11 +132,24 @@ pub struct TokenSpec<'a> {
 impl Default for TokenSpec<'_> {
     fn default() -> Self {
         Self {
+            kind: CredentialKind::AccessToken,
             name: "seeded token",
             scopes: "all",
+            description: None,
+            active: true,
             expires_at: None,
             created_at: None,
         }
+    }
+}
+
+/// An API key spec with sensible defaults.
+pub fn key_spec(name: &str) -> TokenSpec<'_> {
+    TokenSpec {
+        kind: CredentialKind::ApiKey,
+        name,
+        scopes: "read write",
+        ..Default::default()
     }
 }
 
@@ -196,19 +218,19 @@ impl TestApp {
 
     /// A token made straight in the database, as if created earlier.
     pub fn token(&self, org: &TestOrg, spec: TokenSpec<'_>) -> (CredentialRow, PlainSecret) {
-        let kind = CredentialKind::AccessToken;
+        let kind = spec.kind;
         let plain = secret::generate(kind, &self.catalog.prefixes);
         let new = NewCredential {
             id: new_id(),
             org_id: org.org.id.clone(),
             kind: kind.as_str().into(),
             name: spec.name.into(),
-            description: None,
+            description: spec.description.map(str::to_owned),
             secret_hash: plain.hash().to_hex(),
             display_prefix: plain.display_prefix(self.catalog.prefixes.get(kind).len()),
             grants: spec.scopes.into(),
             passphrase_hash: None,
-            active: true,
+            active: spec.active,
             rate_limit_per_minute: None,
             expires_at: spec.expires_at,
             created_at: spec.created_at.unwrap_or_else(|| self.now()),
@@ -380,4 +402,27 @@ pub fn row(html: &str, name: &str) -> Option<String> {
                 .collect::<Vec<_>>()
                 .join(" ")
         })
+}
+
+pub fn keys_path(org: &TestOrg) -> String {
+    format!("/orgs/{}/settings/api-keys", org.org.slug)
+}
+
+/// Runs the real binary against this test's database.
+pub fn tessera_cli(app: &TestApp, args: &[&str]) -> (bool, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(args)
+        .env("TESSERA_DATABASE_URL", &app.database_url)
+        .output()
+        .expect("run tessera");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+pub fn org_row(app: &TestApp, slug: &str) -> Option<Org> {
+    orgs::find_org_by_slug(&mut app.conn(), slug).expect("org query")
 }

@@ -1,9 +1,13 @@
 //! The integration suite: one binary, run on SQLite by default and on PostgreSQL with
 //! TESSERA_TEST_BACKEND=postgres.
 
+mod api_keys;
 mod helpers;
+mod operator;
+mod rotation;
 mod schema;
 mod security;
+mod setup_card;
 mod sign_in;
 mod startup;
 mod tokens;

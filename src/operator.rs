@@ -1,0 +1,232 @@
+//! Operator commands run from the shell against the database. A running server reads orgs on
+//! every request, so it sees their effect at once.
+
+use std::fmt;
+
+use diesel::Connection;
+
+use crate::clock::Clock;
+use crate::credentials::Plan;
+use crate::db::audit::{self, Actor, AuditEvent};
+use crate::db::orgs::{self, Org};
+use crate::db::{new_id, DbConnection, DbPool};
+
+const MAX_ORG_NAME: usize = 100;
+const MAX_CAP: u32 = 100_000;
+
+/// An org's URL name: 2–40 of a-z, 0-9 and '-', starting with a letter or digit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgSlug(String);
+
+impl OrgSlug {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let ok = (2..=40).contains(&raw.len())
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && raw.bytes().next().is_some_and(|b| b != b'-');
+        if ok {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(format!("org slug {raw:?} must be 2-40 characters of a-z, 0-9 and '-', not starting with '-'"))
+        }
+    }
+}
+
+impl fmt::Display for OrgSlug {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+pub fn parse_plan(raw: &str) -> Result<Plan, String> {
+    Plan::parse(raw)
+        .ok_or_else(|| format!("plan {raw:?} must be one of free, team, growth, enterprise"))
+}
+
+fn operator() -> Actor {
+    Actor {
+        user_id: None,
+        credential_id: None,
+        label: "operator (cli)".into(),
+        ip: None,
+        user_agent: Some("tessera cli".into()),
+    }
+}
+
+fn org_event<'a>(org: &'a Org, action: &'a str, details: serde_json::Value) -> AuditEvent<'a> {
+    AuditEvent {
+        org_id: Some(&org.id),
+        action,
+        target_type: Some("org"),
+        target_id: Some(&org.id),
+        target_label: Some(&org.slug),
+        details,
+    }
+}
+
+fn find(conn: &mut DbConnection, slug: &OrgSlug) -> Result<Org, String> {
+    orgs::find_org_by_slug(conn, &slug.0)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no org with slug {slug}"))
+}
+
+fn transaction<T>(
+    pool: &DbPool,
+    work: impl FnOnce(&mut DbConnection) -> Result<T, String>,
+) -> Result<T, String> {
+    let mut conn = pool
+        .get()
+        .map_err(|e| format!("cannot open the database: {e}"))?;
+    conn.transaction(|conn| work(conn).map_err(Failure::Refused))
+        .map_err(|e: Failure| e.to_string())
+}
+
+/// A refusal or a database error; either rolls the transaction back.
+#[derive(Debug)]
+enum Failure {
+    Refused(String),
+    Database(diesel::result::Error),
+}
+
+impl From<diesel::result::Error> for Failure {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Database(e)
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Refused(why) => f.write_str(why),
+            Self::Database(e) => write!(f, "database error: {e}"),
+        }
+    }
+}
+
+pub fn create_org(
+    pool: &DbPool,
+    clock: &dyn Clock,
+    slug: &str,
+    name: &str,
+    plan: &str,
+) -> Result<String, String> {
+    let slug = OrgSlug::parse(slug)?;
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > MAX_ORG_NAME {
+        return Err(format!("org name must be 1-{MAX_ORG_NAME} characters"));
+    }
+    let plan = parse_plan(plan)?;
+    let now = clock.now();
+    transaction(pool, |conn| {
+        if orgs::find_org_by_slug(conn, &slug.0)
+            .map_err(|e| e.to_string())?
+            .is_some()
+        {
+            return Err(format!("an org with slug {slug} already exists"));
+        }
+        let org = Org {
+            id: new_id(),
+            slug: slug.0.clone(),
+            name: name.to_owned(),
+            plan: plan.as_str().into(),
+            credential_cap: None,
+            api_access: false,
+            max_lifetime_days: None,
+            created_at: now,
+        };
+        orgs::insert_org(conn, &org).map_err(|e| e.to_string())?;
+        let details =
+            serde_json::json!({ "name": org.name, "plan": org.plan, "api_access": false });
+        audit::record(
+            conn,
+            &operator(),
+            org_event(&org, "org.create", details),
+            now,
+        )
+        .map_err(|e| e.to_string())?;
+        Ok(format!(
+            "created org {slug} ({name}) on the {} plan; API access is off",
+            plan.as_str()
+        ))
+    })
+}
+
+pub fn set_plan(
+    pool: &DbPool,
+    clock: &dyn Clock,
+    slug: &str,
+    plan: &str,
+    cap: Option<u32>,
+) -> Result<String, String> {
+    let slug = OrgSlug::parse(slug)?;
+    let plan = parse_plan(plan)?;
+    if cap.is_some_and(|c| c > MAX_CAP) {
+        return Err(format!("--cap must be at most {MAX_CAP}"));
+    }
+    let cap = cap.and_then(|c| i32::try_from(c).ok());
+    let now = clock.now();
+    transaction(pool, |conn| {
+        let org = find(conn, &slug)?;
+        orgs::set_plan(conn, &org.id, plan, cap).map_err(|e| e.to_string())?;
+        let details = serde_json::json!({
+            "before": { "plan": org.plan, "cap": org.credential_cap },
+            "after": { "plan": plan.as_str(), "cap": cap },
+        });
+        audit::record(
+            conn,
+            &operator(),
+            org_event(&org, "org.set_plan", details),
+            now,
+        )
+        .map_err(|e| e.to_string())?;
+        let cap_text = cap.map_or_else(
+            || "the plan's default cap".to_owned(),
+            |c| format!("a cap of {c}"),
+        );
+        Ok(format!(
+            "org {slug} is on the {} plan with {cap_text}",
+            plan.as_str()
+        ))
+    })
+}
+
+pub fn set_api_access(
+    pool: &DbPool,
+    clock: &dyn Clock,
+    slug: &str,
+    on: bool,
+) -> Result<String, String> {
+    let slug = OrgSlug::parse(slug)?;
+    let now = clock.now();
+    transaction(pool, |conn| {
+        let org = find(conn, &slug)?;
+        orgs::set_api_access(conn, &org.id, on).map_err(|e| e.to_string())?;
+        let details = serde_json::json!({ "before": org.api_access, "after": on });
+        audit::record(
+            conn,
+            &operator(),
+            org_event(&org, "org.api_access", details),
+            now,
+        )
+        .map_err(|e| e.to_string())?;
+        Ok(format!(
+            "API access for org {slug} is {}",
+            if on { "on" } else { "off" }
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs() {
+        assert!(OrgSlug::parse("acme").is_ok());
+        assert!(OrgSlug::parse("acme-2").is_ok());
+        for bad in ["a", "-acme", "Acme", "ac me", "acme/../x", &"a".repeat(41)] {
+            assert!(OrgSlug::parse(bad).is_err(), "{bad}");
+        }
+    }
+}
