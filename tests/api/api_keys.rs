@@ -376,6 +376,9 @@ async fn plan_caps_count_each_kind_separately() {
         .contains("The free plan allows 1 live API keys."));
 }
 
+/// (method, path, form fields)
+type Route<'a> = (&'a str, String, Vec<(&'a str, &'a str)>);
+
 /// Every write route of both tabs, for every role and for outsiders.
 #[tokio::test]
 async fn every_credential_route_enforces_roles_and_org_boundaries() {
@@ -390,7 +393,7 @@ async fn every_credential_route_enforces_roles_and_org_boundaries() {
             ..Default::default()
         },
     );
-    let routes: Vec<(&str, String, Vec<(&str, &str)>)> = vec![
+    let routes: Vec<Route> = vec![
         (
             "POST",
             tokens_path(&acme),
