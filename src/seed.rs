@@ -23,7 +23,10 @@ pub const DEMO_PEOPLE: [(&str, &str, Role); 4] = [
 ];
 
 struct DemoToken {
+    kind: CredentialKind,
     name: &'static str,
+    description: Option<&'static str>,
+    active: bool,
     scopes: &'static [&'static str],
     created_days_ago: i64,
     expires_in_days: Option<i64>,
@@ -32,51 +35,99 @@ struct DemoToken {
     revoked_days_ago: Option<i64>,
 }
 
-const DEMO_TOKENS: [DemoToken; 5] = [
+const fn demo_credential(
+    kind: CredentialKind,
+    name: &'static str,
+    scopes: &'static [&'static str],
+    (created_days_ago, expires_in_days): (i64, Option<i64>),
+    (daily_requests, last_used_minutes_ago): (i64, Option<i64>),
+) -> DemoToken {
     DemoToken {
-        name: "CI deploy",
-        scopes: &["basic_deployment", "advanced_deployment"],
-        created_days_ago: 40,
-        expires_in_days: Some(50),
-        daily_requests: 42,
-        last_used_minutes_ago: Some(3),
+        kind,
+        name,
+        description: None,
+        active: true,
+        scopes,
+        created_days_ago,
+        expires_in_days,
+        daily_requests,
+        last_used_minutes_ago,
         revoked_days_ago: None,
-    },
+    }
+}
+
+const AT: CredentialKind = CredentialKind::AccessToken;
+const AK: CredentialKind = CredentialKind::ApiKey;
+
+const DEMO_TOKENS: [DemoToken; 8] = [
+    demo_credential(
+        AT,
+        "CI deploy",
+        &["basic_deployment", "advanced_deployment"],
+        (40, Some(50)),
+        (42, Some(3)),
+    ),
+    demo_credential(
+        AT,
+        "Error tracker sync",
+        &["error_tracker"],
+        (120, None),
+        (7, Some(60 * 49)),
+    ),
+    demo_credential(
+        AT,
+        "Staging env editor",
+        &["modify_env"],
+        (23, Some(7)),
+        (0, None),
+    ),
+    demo_credential(
+        AT,
+        "Analytics export",
+        &["activity_tracker", "activity_tracker_analytics"],
+        (95, Some(-5)),
+        (3, Some(60 * 24 * 6)),
+    ),
     DemoToken {
-        name: "Error tracker sync",
-        scopes: &["error_tracker"],
-        created_days_ago: 120,
-        expires_in_days: None,
-        daily_requests: 7,
-        last_used_minutes_ago: Some(60 * 49),
-        revoked_days_ago: None,
-    },
-    DemoToken {
-        name: "Staging env editor",
-        scopes: &["modify_env"],
-        created_days_ago: 23,
-        expires_in_days: Some(7),
-        daily_requests: 0,
-        last_used_minutes_ago: None,
-        revoked_days_ago: None,
-    },
-    DemoToken {
-        name: "Analytics export",
-        scopes: &["activity_tracker", "activity_tracker_analytics"],
-        created_days_ago: 95,
-        expires_in_days: Some(-5),
-        daily_requests: 3,
-        last_used_minutes_ago: Some(60 * 24 * 6),
-        revoked_days_ago: None,
-    },
-    DemoToken {
-        name: "Legacy script runner",
-        scopes: &["run_scripts"],
-        created_days_ago: 200,
-        expires_in_days: None,
-        daily_requests: 11,
-        last_used_minutes_ago: Some(60 * 24 * 12),
         revoked_days_ago: Some(10),
+        ..demo_credential(
+            AT,
+            "Legacy script runner",
+            &["run_scripts"],
+            (200, None),
+            (11, Some(60 * 24 * 12)),
+        )
+    },
+    DemoToken {
+        description: Some("Billing service: reads invoices and deploys the billing worker."),
+        ..demo_credential(
+            AK,
+            "Billing service",
+            &["read", "deploy"],
+            (60, Some(305)),
+            (130, Some(1)),
+        )
+    },
+    DemoToken {
+        description: Some("Paused while the vendor migrates."),
+        active: false,
+        ..demo_credential(
+            AK,
+            "Log shipper",
+            &["view_logs"],
+            (30, Some(335)),
+            (20, Some(60 * 24 * 4)),
+        )
+    },
+    DemoToken {
+        description: Some("Checks credentials for the platform's API gateway."),
+        ..demo_credential(
+            AK,
+            "Gateway introspection",
+            &["introspect"],
+            (14, None),
+            (900, Some(0)),
+        )
     },
 ];
 
@@ -151,7 +202,7 @@ fn seed_token(
     token: &DemoToken,
     now: NaiveDateTime,
 ) -> diesel::QueryResult<()> {
-    let kind = CredentialKind::AccessToken;
+    let kind = token.kind;
     let plain = secret::generate(kind, &catalog.prefixes);
     let created_at = now - TimeDelta::days(token.created_days_ago);
     let actor = |user: &User| Actor {
@@ -167,12 +218,12 @@ fn seed_token(
         org_id: org.id.clone(),
         kind: kind.as_str().into(),
         name: token.name.into(),
-        description: None,
+        description: token.description.map(str::to_owned),
         secret_hash: plain.hash().to_hex(),
         display_prefix: plain.display_prefix(catalog.prefixes.get(kind).len()),
         grants: Grants::from_stored(&scopes.join(" ")).to_stored(),
         passphrase_hash: None,
-        active: true,
+        active: token.active,
         rate_limit_per_minute: None,
         expires_at: token.expires_in_days.map(|d| now + TimeDelta::days(d)),
         created_at,

@@ -7,6 +7,7 @@ mod operator;
 mod rotation;
 mod schema;
 mod security;
+mod seed;
 mod setup_card;
 mod sign_in;
 mod startup;
