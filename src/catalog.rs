@@ -63,17 +63,11 @@ impl Catalog {
     }
 
     pub fn scope_names(&self) -> Vec<String> {
-        self.access_token_scopes
-            .iter()
-            .map(|g| g.name.clone())
-            .collect()
+        self.access_token_scopes.iter().map(|g| g.name.clone()).collect()
     }
 
     pub fn permission_names(&self) -> Vec<String> {
-        self.api_key_permissions
-            .iter()
-            .map(|g| g.name.clone())
-            .collect()
+        self.api_key_permissions.iter().map(|g| g.name.clone()).collect()
     }
 
     fn check(&self) -> Result<(), String> {
@@ -88,9 +82,10 @@ impl Catalog {
             for (i, grant) in list.iter().enumerate() {
                 let ok = !grant.name.is_empty()
                     && grant.name.len() <= MAX_GRANT_NAME
-                    && grant.name.bytes().all(|b| {
-                        b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b':'
-                    });
+                    && grant
+                        .name
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b':');
                 if !ok {
                     return Err(format!(
                         "{what}: {:?} must be 1-{MAX_GRANT_NAME} of a-z, 0-9, '_' or ':'",
@@ -102,25 +97,14 @@ impl Catalog {
                 }
             }
         }
-        let vars = std::iter::once((&self.setup.endpoint_var, &self.setup.key_var)).chain(
-            self.setup
-                .aliases
-                .iter()
-                .map(|a| (&a.endpoint_var, &a.key_var)),
-        );
+        let vars = std::iter::once((&self.setup.endpoint_var, &self.setup.key_var))
+            .chain(self.setup.aliases.iter().map(|a| (&a.endpoint_var, &a.key_var)));
         for (endpoint, key) in vars {
             for var in [endpoint, key] {
-                let ok = var
-                    .bytes()
-                    .next()
-                    .is_some_and(|b| b.is_ascii_uppercase() || b == b'_')
-                    && var
-                        .bytes()
-                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+                let ok = var.bytes().next().is_some_and(|b| b.is_ascii_uppercase() || b == b'_')
+                    && var.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
                 if !ok {
-                    return Err(format!(
-                        "setup variable {var:?} must be an upper-case shell name"
-                    ));
+                    return Err(format!("setup variable {var:?} must be an upper-case shell name"));
                 }
             }
         }
@@ -175,9 +159,7 @@ mod tests {
         let overlapping = BUILT_IN.replace("api_key = \"tsr_ak_\"", "api_key = \"tsr_at_x\"");
         assert!(Catalog::parse(&overlapping).unwrap_err().contains("prefix"));
         let shell_injection = BUILT_IN.replace("\"TESSERA_API_KEY\"", "\"KEY; rm -rf /\"");
-        assert!(Catalog::parse(&shell_injection)
-            .unwrap_err()
-            .contains("shell name"));
+        assert!(Catalog::parse(&shell_injection).unwrap_err().contains("shell name"));
         let twice = BUILT_IN.replace("name = \"write\"", "name = \"read\"");
         assert!(Catalog::parse(&twice).unwrap_err().contains("twice"));
         assert!(Catalog::parse("prefixes = 3").is_err());

@@ -15,11 +15,7 @@ use crate::catalog::Catalog;
 const MIN_SESSION_KEY_BYTES: usize = 64;
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "tessera",
-    version,
-    about = "Organization-scoped API credentials: console and API"
-)]
+#[command(name = "tessera", version, about = "Organization-scoped API credentials: console and API")]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -129,14 +125,12 @@ impl DatabaseUrl {
         if let Some(path) = raw.strip_prefix("sqlite://") {
             if path.is_empty() {
                 return Err(
-                    "TESSERA_DATABASE_URL: sqlite:// needs a file path, e.g. sqlite://tessera.db"
-                        .into(),
+                    "TESSERA_DATABASE_URL: sqlite:// needs a file path, e.g. sqlite://tessera.db".into()
                 );
             }
             Ok(Self::Sqlite(path.to_owned()))
         } else if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
-            Url::parse(raw)
-                .map_err(|e| format!("TESSERA_DATABASE_URL: not a valid PostgreSQL URL ({e})"))?;
+            Url::parse(raw).map_err(|e| format!("TESSERA_DATABASE_URL: not a valid PostgreSQL URL ({e})"))?;
             Ok(Self::Postgres(raw.to_owned()))
         } else {
             Err("TESSERA_DATABASE_URL must start with sqlite:// or postgres://".into())
@@ -174,10 +168,7 @@ impl SessionKey {
     pub fn generate() -> Self {
         use rand::TryRngCore;
         let mut bytes = vec![0u8; MIN_SESSION_KEY_BYTES];
-        rand::rngs::OsRng
-            .unwrap_err()
-            .try_fill_bytes(&mut bytes)
-            .unwrap_or(());
+        rand::rngs::OsRng.unwrap_err().try_fill_bytes(&mut bytes).unwrap_or(());
         Self(bytes)
     }
 
@@ -235,17 +226,13 @@ pub fn load_catalog(path: Option<&PathBuf>) -> Result<Catalog, String> {
 impl Settings {
     pub fn from_args(global: &GlobalArgs, args: &ServerArgs, mode: Mode) -> Result<Self, String> {
         let database = DatabaseUrl::parse(&global.database_url)?;
-        let bind: SocketAddr = args.bind.parse().map_err(|_| {
-            format!(
-                "TESSERA_BIND: {:?} is not an address like 127.0.0.1:8080",
-                args.bind
-            )
-        })?;
+        let bind: SocketAddr = args
+            .bind
+            .parse()
+            .map_err(|_| format!("TESSERA_BIND: {:?} is not an address like 127.0.0.1:8080", args.bind))?;
         let public_url = parse_base_url(
             "TESSERA_PUBLIC_URL",
-            args.public_url
-                .clone()
-                .unwrap_or_else(|| format!("http://{bind}")),
+            args.public_url.clone().unwrap_or_else(|| format!("http://{bind}")),
         )?;
         let api_url = match &args.api_url {
             Some(raw) => parse_base_url("TESSERA_API_URL", raw.clone())?,
@@ -254,9 +241,7 @@ impl Settings {
         let oidc = oidc_settings(args)?;
         let dev_login = args.dev_login.unwrap_or(mode == Mode::Demo);
         if dev_login && !bind.ip().is_loopback() {
-            return Err(format!(
-                "dev sign-in is for loopback only, but TESSERA_BIND is {bind}"
-            ));
+            return Err(format!("dev sign-in is for loopback only, but TESSERA_BIND is {bind}"));
         }
         if oidc.is_none() && !dev_login {
             return Err("no sign-in configured: set TESSERA_OIDC_ISSUER, TESSERA_OIDC_CLIENT_ID and TESSERA_OIDC_CLIENT_SECRET, or pass --dev-login on a loopback address".into());
@@ -289,9 +274,7 @@ impl Settings {
 
     /// Requests per minute for a credential with no override of its own.
     pub fn default_rate_limit(&self) -> u32 {
-        self.catalog
-            .rate_limit_per_minute
-            .unwrap_or(self.rate_limit_per_minute)
+        self.catalog.rate_limit_per_minute.unwrap_or(self.rate_limit_per_minute)
     }
 }
 
@@ -321,32 +304,18 @@ mod tests {
 
     #[test]
     fn database_urls() {
-        assert_eq!(
-            DatabaseUrl::parse("sqlite://x.db"),
-            Ok(DatabaseUrl::Sqlite("x.db".into()))
-        );
-        assert_eq!(
-            DatabaseUrl::parse("sqlite:///tmp/x.db"),
-            Ok(DatabaseUrl::Sqlite("/tmp/x.db".into()))
-        );
-        assert!(matches!(
-            DatabaseUrl::parse("postgres://u:pw@h/db"),
-            Ok(DatabaseUrl::Postgres(_))
-        ));
+        assert_eq!(DatabaseUrl::parse("sqlite://x.db"), Ok(DatabaseUrl::Sqlite("x.db".into())));
+        assert_eq!(DatabaseUrl::parse("sqlite:///tmp/x.db"), Ok(DatabaseUrl::Sqlite("/tmp/x.db".into())));
+        assert!(matches!(DatabaseUrl::parse("postgres://u:pw@h/db"), Ok(DatabaseUrl::Postgres(_))));
         assert!(DatabaseUrl::parse("mysql://h/db").is_err());
         assert!(DatabaseUrl::parse("sqlite://").is_err());
-        let shown = format!(
-            "{:?}",
-            DatabaseUrl::parse("postgres://u:hunter2@h/db").unwrap()
-        );
+        let shown = format!("{:?}", DatabaseUrl::parse("postgres://u:hunter2@h/db").unwrap());
         assert!(!shown.contains("hunter2"));
     }
 
     #[test]
     fn session_keys_must_be_long_base64() {
-        assert!(SessionKey::parse_base64("c2hvcnQ=")
-            .unwrap_err()
-            .contains("64 bytes"));
+        assert!(SessionKey::parse_base64("c2hvcnQ=").unwrap_err().contains("64 bytes"));
         assert!(SessionKey::parse_base64("!!!").is_err());
         let long = base64::engine::general_purpose::STANDARD.encode([7u8; 64]);
         assert!(SessionKey::parse_base64(&long).is_ok());

@@ -77,19 +77,11 @@ impl ResponseError for AppError {
         }
         let status = self.status_code();
         let (title, message, error_id) = match self {
-            Self::NotFound => (
-                "Not found",
-                "There is nothing here, or you have no access to it.",
-                None,
-            ),
+            Self::NotFound => ("Not found", "There is nothing here, or you have no access to it.", None),
             Self::Forbidden(why) => ("Not allowed", why.as_str(), None),
             Self::BadRequest(why) => ("Bad request", why.as_str(), None),
             Self::Conflict(why) => ("Conflict", why.as_str(), None),
-            Self::Unavailable => (
-                "Unavailable",
-                "The service is busy. Try again in a moment.",
-                None,
-            ),
+            Self::Unavailable => ("Unavailable", "The service is busy. Try again in a moment.", None),
             Self::Internal { id, .. } => (
                 "Something went wrong",
                 "The error has been logged. Quote this id when you report it:",
@@ -97,12 +89,7 @@ impl ResponseError for AppError {
             ),
             Self::SignInRequired => ("Sign in", "Sign in to continue.", None),
         };
-        let page = ErrorPage {
-            status: status.as_u16(),
-            title,
-            message,
-            error_id,
-        };
+        let page = ErrorPage { status: status.as_u16(), title, message, error_id };
         let body = page.render().unwrap_or_else(|_| title.to_owned());
         HttpResponse::build(status)
             .content_type("text/html; charset=utf-8")

@@ -3,12 +3,7 @@
 // Request-serving code reports errors; it never unwraps or panics.
 #![cfg_attr(
     not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::await_holding_lock
-    )
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::await_holding_lock)
 )]
 
 pub mod auth;

@@ -72,8 +72,6 @@ fn serve(settings: Settings, seed_demo: bool) -> Result<(), String> {
         let app = Application::build_with_pool(settings, clock, pool)?;
         tracing::info!(%public_url, port = app.port(), "tessera listening");
         println!("Tessera is running at {public_url}");
-        app.run_until_stopped()
-            .await
-            .map_err(|e| format!("server stopped: {e}"))
+        app.run_until_stopped().await.map_err(|e| format!("server stopped: {e}"))
     })
 }

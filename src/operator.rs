@@ -21,14 +21,14 @@ pub struct OrgSlug(String);
 impl OrgSlug {
     pub fn parse(raw: &str) -> Result<Self, String> {
         let ok = (2..=40).contains(&raw.len())
-            && raw
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && raw.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             && raw.bytes().next().is_some_and(|b| b != b'-');
         if ok {
             Ok(Self(raw.to_owned()))
         } else {
-            Err(format!("org slug {raw:?} must be 2-40 characters of a-z, 0-9 and '-', not starting with '-'"))
+            Err(format!(
+                "org slug {raw:?} must be 2-40 characters of a-z, 0-9 and '-', not starting with '-'"
+            ))
         }
     }
 }
@@ -40,8 +40,7 @@ impl fmt::Display for OrgSlug {
 }
 
 pub fn parse_plan(raw: &str) -> Result<Plan, String> {
-    Plan::parse(raw)
-        .ok_or_else(|| format!("plan {raw:?} must be one of free, team, growth, enterprise"))
+    Plan::parse(raw).ok_or_else(|| format!("plan {raw:?} must be one of free, team, growth, enterprise"))
 }
 
 fn operator() -> Actor {
@@ -75,11 +74,8 @@ fn transaction<T>(
     pool: &DbPool,
     work: impl FnOnce(&mut DbConnection) -> Result<T, String>,
 ) -> Result<T, String> {
-    let mut conn = pool
-        .get()
-        .map_err(|e| format!("cannot open the database: {e}"))?;
-    conn.transaction(|conn| work(conn).map_err(Failure::Refused))
-        .map_err(|e: Failure| e.to_string())
+    let mut conn = pool.get().map_err(|e| format!("cannot open the database: {e}"))?;
+    conn.transaction(|conn| work(conn).map_err(Failure::Refused)).map_err(|e: Failure| e.to_string())
 }
 
 /// A refusal or a database error; either rolls the transaction back.
@@ -119,10 +115,7 @@ pub fn create_org(
     let plan = parse_plan(plan)?;
     let now = clock.now();
     transaction(pool, |conn| {
-        if orgs::find_org_by_slug(conn, &slug.0)
-            .map_err(|e| e.to_string())?
-            .is_some()
-        {
+        if orgs::find_org_by_slug(conn, &slug.0).map_err(|e| e.to_string())?.is_some() {
             return Err(format!("an org with slug {slug} already exists"));
         }
         let org = Org {
@@ -136,19 +129,10 @@ pub fn create_org(
             created_at: now,
         };
         orgs::insert_org(conn, &org).map_err(|e| e.to_string())?;
-        let details =
-            serde_json::json!({ "name": org.name, "plan": org.plan, "api_access": false });
-        audit::record(
-            conn,
-            &operator(),
-            org_event(&org, "org.create", details),
-            now,
-        )
-        .map_err(|e| e.to_string())?;
-        Ok(format!(
-            "created org {slug} ({name}) on the {} plan; API access is off",
-            plan.as_str()
-        ))
+        let details = serde_json::json!({ "name": org.name, "plan": org.plan, "api_access": false });
+        audit::record(conn, &operator(), org_event(&org, "org.create", details), now)
+            .map_err(|e| e.to_string())?;
+        Ok(format!("created org {slug} ({name}) on the {} plan; API access is off", plan.as_str()))
     })
 }
 
@@ -173,47 +157,23 @@ pub fn set_plan(
             "before": { "plan": org.plan, "cap": org.credential_cap },
             "after": { "plan": plan.as_str(), "cap": cap },
         });
-        audit::record(
-            conn,
-            &operator(),
-            org_event(&org, "org.set_plan", details),
-            now,
-        )
-        .map_err(|e| e.to_string())?;
-        let cap_text = cap.map_or_else(
-            || "the plan's default cap".to_owned(),
-            |c| format!("a cap of {c}"),
-        );
-        Ok(format!(
-            "org {slug} is on the {} plan with {cap_text}",
-            plan.as_str()
-        ))
+        audit::record(conn, &operator(), org_event(&org, "org.set_plan", details), now)
+            .map_err(|e| e.to_string())?;
+        let cap_text = cap.map_or_else(|| "the plan's default cap".to_owned(), |c| format!("a cap of {c}"));
+        Ok(format!("org {slug} is on the {} plan with {cap_text}", plan.as_str()))
     })
 }
 
-pub fn set_api_access(
-    pool: &DbPool,
-    clock: &dyn Clock,
-    slug: &str,
-    on: bool,
-) -> Result<String, String> {
+pub fn set_api_access(pool: &DbPool, clock: &dyn Clock, slug: &str, on: bool) -> Result<String, String> {
     let slug = OrgSlug::parse(slug)?;
     let now = clock.now();
     transaction(pool, |conn| {
         let org = find(conn, &slug)?;
         orgs::set_api_access(conn, &org.id, on).map_err(|e| e.to_string())?;
         let details = serde_json::json!({ "before": org.api_access, "after": on });
-        audit::record(
-            conn,
-            &operator(),
-            org_event(&org, "org.api_access", details),
-            now,
-        )
-        .map_err(|e| e.to_string())?;
-        Ok(format!(
-            "API access for org {slug} is {}",
-            if on { "on" } else { "off" }
-        ))
+        audit::record(conn, &operator(), org_event(&org, "org.api_access", details), now)
+            .map_err(|e| e.to_string())?;
+        Ok(format!("API access for org {slug} is {}", if on { "on" } else { "off" }))
     })
 }
 

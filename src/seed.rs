@@ -67,20 +67,8 @@ const DEMO_TOKENS: [DemoToken; 8] = [
         (40, Some(50)),
         (42, Some(3)),
     ),
-    demo_credential(
-        AT,
-        "Error tracker sync",
-        &["error_tracker"],
-        (120, None),
-        (7, Some(60 * 49)),
-    ),
-    demo_credential(
-        AT,
-        "Staging env editor",
-        &["modify_env"],
-        (23, Some(7)),
-        (0, None),
-    ),
+    demo_credential(AT, "Error tracker sync", &["error_tracker"], (120, None), (7, Some(60 * 49))),
+    demo_credential(AT, "Staging env editor", &["modify_env"], (23, Some(7)), (0, None)),
     demo_credential(
         AT,
         "Analytics export",
@@ -90,61 +78,30 @@ const DEMO_TOKENS: [DemoToken; 8] = [
     ),
     DemoToken {
         revoked_days_ago: Some(10),
-        ..demo_credential(
-            AT,
-            "Legacy script runner",
-            &["run_scripts"],
-            (200, None),
-            (11, Some(60 * 24 * 12)),
-        )
+        ..demo_credential(AT, "Legacy script runner", &["run_scripts"], (200, None), (11, Some(60 * 24 * 12)))
     },
     DemoToken {
         description: Some("Billing service: reads invoices and deploys the billing worker."),
-        ..demo_credential(
-            AK,
-            "Billing service",
-            &["read", "deploy"],
-            (60, Some(305)),
-            (130, Some(1)),
-        )
+        ..demo_credential(AK, "Billing service", &["read", "deploy"], (60, Some(305)), (130, Some(1)))
     },
     DemoToken {
         description: Some("Paused while the vendor migrates."),
         active: false,
-        ..demo_credential(
-            AK,
-            "Log shipper",
-            &["view_logs"],
-            (30, Some(335)),
-            (20, Some(60 * 24 * 4)),
-        )
+        ..demo_credential(AK, "Log shipper", &["view_logs"], (30, Some(335)), (20, Some(60 * 24 * 4)))
     },
     DemoToken {
         description: Some("Checks credentials for the platform's API gateway."),
-        ..demo_credential(
-            AK,
-            "Gateway introspection",
-            &["introspect"],
-            (14, None),
-            (900, Some(0)),
-        )
+        ..demo_credential(AK, "Gateway introspection", &["introspect"], (14, None), (900, Some(0)))
     },
 ];
 
 pub fn demo(pool: &DbPool, catalog: &Catalog, clock: &dyn Clock) -> Result<String, String> {
-    let mut conn = pool
-        .get()
-        .map_err(|e| format!("cannot open the database: {e}"))?;
+    let mut conn = pool.get().map_err(|e| format!("cannot open the database: {e}"))?;
     let now = clock.now();
-    conn.transaction(|conn| seed(conn, catalog, now))
-        .map_err(|e| format!("seeding the demo failed: {e}"))
+    conn.transaction(|conn| seed(conn, catalog, now)).map_err(|e| format!("seeding the demo failed: {e}"))
 }
 
-fn seed(
-    conn: &mut DbConnection,
-    catalog: &Catalog,
-    now: NaiveDateTime,
-) -> diesel::QueryResult<String> {
+fn seed(conn: &mut DbConnection, catalog: &Catalog, now: NaiveDateTime) -> diesel::QueryResult<String> {
     let (org, org_created) = match orgs::find_org_by_slug(conn, DEMO_ORG)? {
         Some(org) => (org, false),
         None => {
@@ -250,14 +207,7 @@ fn seed_token(
         repo::add_usage(conn, &new.id, total, last_used, "203.0.113.24")?;
     }
     if let Some(days) = token.revoked_days_ago {
-        repo::revoke(
-            conn,
-            &org.id,
-            kind,
-            &new.id,
-            &actor(revoker),
-            now - TimeDelta::days(days),
-        )?;
+        repo::revoke(conn, &org.id, kind, &new.id, &actor(revoker), now - TimeDelta::days(days))?;
     }
     Ok(())
 }

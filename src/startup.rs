@@ -40,19 +40,11 @@ impl Application {
         Self::build_with_pool(settings, clock, pool)
     }
 
-    pub fn build_with_pool(
-        settings: Settings,
-        clock: SharedClock,
-        pool: DbPool,
-    ) -> Result<Self, String> {
+    pub fn build_with_pool(settings: Settings, clock: SharedClock, pool: DbPool) -> Result<Self, String> {
         let listener = TcpListener::bind(settings.bind)
             .map_err(|e| format!("cannot listen on {}: {e}", settings.bind))?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
-        let state = web::Data::new(AppState {
-            pool,
-            settings: Arc::new(settings),
-            clock,
-        });
+        let state = web::Data::new(AppState { pool, settings: Arc::new(settings), clock });
         let server = run(listener, state)?;
         Ok(Self { port, server })
     }
@@ -112,8 +104,6 @@ pub async fn healthz() -> HttpResponse {
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     match db::run(&state.pool, |conn| Ok(db::ping(conn)?)).await {
         Ok(()) => HttpResponse::Ok().content_type("text/plain").body("ready"),
-        Err(_) => HttpResponse::ServiceUnavailable()
-            .content_type("text/plain")
-            .body("database unreachable"),
+        Err(_) => HttpResponse::ServiceUnavailable().content_type("text/plain").body("database unreachable"),
     }
 }

@@ -33,11 +33,7 @@ pub struct Moment {
 impl Moment {
     pub fn of(at: NaiveDateTime, now: NaiveDateTime) -> Self {
         let delta = at - now;
-        let tense = if delta > chrono::TimeDelta::zero() {
-            Tense::Future
-        } else {
-            Tense::Past
-        };
+        let tense = if delta > chrono::TimeDelta::zero() { Tense::Future } else { Tense::Past };
         let relative = if delta.num_seconds().abs() < 45 {
             "just now".to_owned()
         } else {
@@ -46,9 +42,7 @@ impl Moment {
         Self {
             relative,
             utc: at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
-            iso: at
-                .and_utc()
-                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            iso: at.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         }
     }
 }
@@ -72,11 +66,7 @@ impl Chrome {
             org_name: member.org.name.clone(),
             role: member.role,
             csrf_token: member.who.session.csrf_token()?,
-            orgs: member
-                .memberships
-                .iter()
-                .map(|(org, _)| (org.slug.clone(), org.name.clone()))
-                .collect(),
+            orgs: member.memberships.iter().map(|(org, _)| (org.slug.clone(), org.name.clone())).collect(),
             tab,
         })
     }
@@ -84,8 +74,7 @@ impl Chrome {
 
 /// Whether an htmx request asked for a fragment rather than a whole page.
 pub fn is_htmx(req: &actix_web::HttpRequest) -> bool {
-    req.headers().contains_key("HX-Request")
-        && !req.headers().contains_key("HX-History-Restore-Request")
+    req.headers().contains_key("HX-Request") && !req.headers().contains_key("HX-History-Restore-Request")
 }
 
 #[cfg(test)]
@@ -95,22 +84,10 @@ mod tests {
 
     #[test]
     fn moments_read_naturally() {
-        let now = NaiveDate::from_ymd_opt(2026, 11, 23)
-            .unwrap()
-            .and_hms_opt(12, 0, 0)
-            .unwrap();
-        assert_eq!(
-            Moment::of(now - TimeDelta::seconds(5), now).relative,
-            "just now"
-        );
-        assert_eq!(
-            Moment::of(now - TimeDelta::hours(3), now).relative,
-            "3 hours ago"
-        );
-        assert_eq!(
-            Moment::of(now + TimeDelta::days(30), now).relative,
-            "in a month"
-        );
+        let now = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap().and_hms_opt(12, 0, 0).unwrap();
+        assert_eq!(Moment::of(now - TimeDelta::seconds(5), now).relative, "just now");
+        assert_eq!(Moment::of(now - TimeDelta::hours(3), now).relative, "3 hours ago");
+        assert_eq!(Moment::of(now + TimeDelta::days(30), now).relative, "in a month");
         assert_eq!(Moment::of(now, now).utc, "2026-11-23 12:00:00 UTC");
     }
 }

@@ -74,11 +74,8 @@ fn check_origin(req: &HttpRequest) -> Result<(), AppError> {
 }
 
 fn check_token(req: &HttpRequest, from_form: &str) -> Result<(), AppError> {
-    let refused =
-        || AppError::Forbidden("The form has expired. Reload the page and try again.".into());
-    let session = TypedSession::extract(req)
-        .into_inner()
-        .map_err(|_| refused())?;
+    let refused = || AppError::Forbidden("The form has expired. Reload the page and try again.".into());
+    let session = TypedSession::extract(req).into_inner().map_err(|_| refused())?;
     let expected = session.existing_csrf_token()?.ok_or_else(refused)?;
     let presented = req
         .headers()

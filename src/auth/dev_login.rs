@@ -28,16 +28,9 @@ pub async fn sign_in_page(
     session: TypedSession,
 ) -> Result<HttpResponse, AppError> {
     let dev_login = state.settings.dev_login;
-    let users = if dev_login {
-        db::run(&state.pool, |conn| Ok(orgs::all_users(conn)?)).await?
-    } else {
-        Vec::new()
-    };
-    render(&SignInPage {
-        csrf_token: session.csrf_token()?,
-        dev_login,
-        users,
-    })
+    let users =
+        if dev_login { db::run(&state.pool, |conn| Ok(orgs::all_users(conn)?)).await? } else { Vec::new() };
+    render(&SignInPage { csrf_token: session.csrf_token()?, dev_login, users })
 }
 
 #[derive(Deserialize)]
@@ -114,10 +107,7 @@ pub async fn sign_out(
 }
 
 /// `/`: the first org of a signed-in person, or the sign-in page.
-pub async fn home(
-    state: web::Data<AppState>,
-    session: TypedSession,
-) -> Result<HttpResponse, AppError> {
+pub async fn home(state: web::Data<AppState>, session: TypedSession) -> Result<HttpResponse, AppError> {
     let Some(user_id) = session.user_id()? else {
         return Ok(see_other("/sign-in"));
     };
@@ -129,7 +119,5 @@ pub async fn home(
 }
 
 pub fn see_other(location: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, location))
-        .finish()
+    HttpResponse::SeeOther().insert_header((header::LOCATION, location)).finish()
 }

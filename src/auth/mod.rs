@@ -70,22 +70,13 @@ pub fn state(req: &HttpRequest) -> Result<web::Data<AppState>, AppError> {
 }
 
 async fn signed_in(req: HttpRequest) -> Result<SignedIn, AppError> {
-    let session = TypedSession::extract(&req)
-        .await
-        .map_err(|_| AppError::SignInRequired)?;
+    let session = TypedSession::extract(&req).await.map_err(|_| AppError::SignInRequired)?;
     let user_id = session.user_id()?.ok_or(AppError::SignInRequired)?;
     let state = state(&req)?;
-    let user = db::run(&state.pool, move |conn| {
-        Ok(orgs::find_user(conn, &user_id)?)
-    })
-    .await?;
+    let user = db::run(&state.pool, move |conn| Ok(orgs::find_user(conn, &user_id)?)).await?;
     // A session of a user who no longer exists is no session.
     let user = user.ok_or(AppError::SignInRequired)?;
-    Ok(SignedIn {
-        user,
-        session,
-        request: RequestMeta::of(&req),
-    })
+    Ok(SignedIn { user, session, request: RequestMeta::of(&req) })
 }
 
 impl FromRequest for SignedIn {
@@ -138,19 +129,10 @@ impl FromRequest for OrgMember {
             let slug = req.match_info().get("slug").unwrap_or_default().to_owned();
             let state = state(&req)?;
             let user_id = who.user.id.clone();
-            let memberships =
-                db::run(&state.pool, move |conn| Ok(orgs::orgs_of(conn, &user_id)?)).await?;
-            let (org, role) = memberships
-                .iter()
-                .find(|(org, _)| org.slug == slug)
-                .cloned()
-                .ok_or(AppError::NotFound)?;
-            Ok(Self {
-                who,
-                org,
-                role,
-                memberships,
-            })
+            let memberships = db::run(&state.pool, move |conn| Ok(orgs::orgs_of(conn, &user_id)?)).await?;
+            let (org, role) =
+                memberships.iter().find(|(org, _)| org.slug == slug).cloned().ok_or(AppError::NotFound)?;
+            Ok(Self { who, org, role, memberships })
         })
     }
 }

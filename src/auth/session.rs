@@ -19,9 +19,7 @@ impl TypedSession {
         self.0.renew();
         self.0.clear();
         self.0.insert(USER_ID, user_id).map_err(insert_failed)?;
-        self.0
-            .insert(CSRF, new_csrf_token())
-            .map_err(insert_failed)?;
+        self.0.insert(CSRF, new_csrf_token()).map_err(insert_failed)?;
         Ok(())
     }
 
@@ -51,10 +49,7 @@ impl TypedSession {
 
 fn new_csrf_token() -> String {
     let mut bytes = [0u8; 32];
-    rand::rngs::OsRng
-        .unwrap_err()
-        .try_fill_bytes(&mut bytes)
-        .unwrap_or(());
+    rand::rngs::OsRng.unwrap_err().try_fill_bytes(&mut bytes).unwrap_or(());
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 

@@ -20,9 +20,7 @@ impl ExpiryChoice {
                 .map_err(|_| "Enter the expiry date as YYYY-MM-DD.".to_owned()),
             days => match days.parse::<u64>() {
                 Ok(n) if (1..=MAX_EXPIRY_DAYS).contains(&n) => Ok(Self::Days(n)),
-                _ => Err(format!(
-                    "Choose Never, a number of days from 1 to {MAX_EXPIRY_DAYS}, or a date."
-                )),
+                _ => Err(format!("Choose Never, a number of days from 1 to {MAX_EXPIRY_DAYS}, or a date.")),
             },
         }
     }
@@ -39,15 +37,13 @@ impl ExpiryChoice {
         let at = match self {
             Self::Never => {
                 return match max_lifetime_days {
-                    Some(days) => Err(format!(
-                        "This organization requires credentials to expire within {days} days."
-                    )),
+                    Some(days) => {
+                        Err(format!("This organization requires credentials to expire within {days} days."))
+                    }
                     None => Ok(None),
                 }
             }
-            Self::Days(n) => now
-                .checked_add_days(Days::new(n))
-                .ok_or("Expiry is out of range.")?,
+            Self::Days(n) => now.checked_add_days(Days::new(n)).ok_or("Expiry is out of range.")?,
             Self::On(date) => date.and_time(chrono::NaiveTime::MIN),
         };
         if at <= now {
@@ -70,10 +66,7 @@ mod tests {
     use super::*;
 
     fn now() -> NaiveDateTime {
-        NaiveDate::from_ymd_opt(2026, 11, 23)
-            .unwrap()
-            .and_hms_opt(12, 0, 0)
-            .unwrap()
+        NaiveDate::from_ymd_opt(2026, 11, 23).unwrap().and_hms_opt(12, 0, 0).unwrap()
     }
 
     #[test]
@@ -86,25 +79,17 @@ mod tests {
         assert!(ExpiryChoice::parse("custom", "tomorrow").is_err());
         assert_eq!(
             ExpiryChoice::parse("custom", "2027-01-31"),
-            Ok(ExpiryChoice::On(
-                NaiveDate::from_ymd_opt(2027, 1, 31).unwrap()
-            ))
+            Ok(ExpiryChoice::On(NaiveDate::from_ymd_opt(2027, 1, 31).unwrap()))
         );
     }
 
     #[test]
     fn expiry_must_lie_in_the_future() {
         let today = ExpiryChoice::On(now().date());
-        assert_eq!(
-            today.resolve(now(), None),
-            Err("Expiry must lie in the future.".into())
-        );
+        assert_eq!(today.resolve(now(), None), Err("Expiry must lie in the future.".into()));
         let tomorrow = ExpiryChoice::On(now().date().succ_opt().unwrap());
         assert!(tomorrow.resolve(now(), None).unwrap().unwrap() > now());
-        assert_eq!(
-            ExpiryChoice::Days(30).resolve(now(), None),
-            Ok(Some(now() + chrono::Duration::days(30)))
-        );
+        assert_eq!(ExpiryChoice::Days(30).resolve(now(), None), Ok(Some(now() + chrono::Duration::days(30))));
         assert_eq!(ExpiryChoice::Never.resolve(now(), None), Ok(None));
     }
 
@@ -125,10 +110,7 @@ pub fn replacement_expiry(
     max_lifetime_days: Option<u64>,
 ) -> Result<Option<NaiveDateTime>, String> {
     let policy_end = max_lifetime_days
-        .map(|days| {
-            now.checked_add_days(Days::new(days))
-                .ok_or("Expiry is out of range.")
-        })
+        .map(|days| now.checked_add_days(Days::new(days)).ok_or("Expiry is out of range."))
         .transpose()?;
     let wanted = expires_at.map(|end| now + (end - created_at).max(chrono::TimeDelta::days(1)));
     Ok(match (wanted, policy_end) {
@@ -145,20 +127,14 @@ mod replacement_tests {
 
     #[test]
     fn replacement_keeps_the_lifetime_within_policy() {
-        let t0 = NaiveDate::from_ymd_opt(2026, 1, 1)
-            .unwrap()
-            .and_hms_opt(0, 0, 0)
-            .unwrap();
+        let t0 = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap().and_hms_opt(0, 0, 0).unwrap();
         let now = t0 + TimeDelta::days(10);
         assert_eq!(
             replacement_expiry(t0, Some(t0 + TimeDelta::days(30)), now, None),
             Ok(Some(now + TimeDelta::days(30)))
         );
         assert_eq!(replacement_expiry(t0, None, now, None), Ok(None));
-        assert_eq!(
-            replacement_expiry(t0, None, now, Some(90)),
-            Ok(Some(now + TimeDelta::days(90)))
-        );
+        assert_eq!(replacement_expiry(t0, None, now, Some(90)), Ok(Some(now + TimeDelta::days(90))));
         assert_eq!(
             replacement_expiry(t0, Some(t0 + TimeDelta::days(365)), now, Some(90)),
             Ok(Some(now + TimeDelta::days(90)))

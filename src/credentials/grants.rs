@@ -6,24 +6,13 @@ use std::fmt;
 pub struct Grants(Vec<String>);
 
 impl Grants {
-    pub fn parse<S: AsRef<str>>(
-        selected: &[S],
-        allowed: &[String],
-        noun: &str,
-    ) -> Result<Self, String> {
-        if let Some(unknown) = selected
-            .iter()
-            .map(AsRef::as_ref)
-            .find(|s| !allowed.iter().any(|a| a == s))
-        {
+    pub fn parse<S: AsRef<str>>(selected: &[S], allowed: &[String], noun: &str) -> Result<Self, String> {
+        if let Some(unknown) = selected.iter().map(AsRef::as_ref).find(|s| !allowed.iter().any(|a| a == s)) {
             let shown: String = unknown.chars().take(64).collect();
             return Err(format!("Unknown {noun} \"{shown}\"."));
         }
-        let chosen: Vec<String> = allowed
-            .iter()
-            .filter(|a| selected.iter().any(|s| s.as_ref() == a.as_str()))
-            .cloned()
-            .collect();
+        let chosen: Vec<String> =
+            allowed.iter().filter(|a| selected.iter().any(|s| s.as_ref() == a.as_str())).cloned().collect();
         if chosen.is_empty() {
             return Err(format!("Select at least one {noun}."));
         }
@@ -59,9 +48,7 @@ mod tests {
     use super::*;
 
     fn allowed() -> Vec<String> {
-        ["all", "basic_deployment", "modify_env"]
-            .map(String::from)
-            .to_vec()
+        ["all", "basic_deployment", "modify_env"].map(String::from).to_vec()
     }
 
     #[test]
@@ -73,10 +60,7 @@ mod tests {
 
     #[test]
     fn refuses_empty_and_unknown() {
-        assert_eq!(
-            Grants::parse::<&str>(&[], &allowed(), "scope"),
-            Err("Select at least one scope.".into())
-        );
+        assert_eq!(Grants::parse::<&str>(&[], &allowed(), "scope"), Err("Select at least one scope.".into()));
         assert!(Grants::parse(&["all", "root"], &allowed(), "scope").is_err());
     }
 }

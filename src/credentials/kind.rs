@@ -43,11 +43,7 @@ pub struct Prefixes {
 
 impl Default for Prefixes {
     fn default() -> Self {
-        Self {
-            access_token: "tsr_at_".into(),
-            api_key: "tsr_ak_".into(),
-            personal_token: "tsr_pat_".into(),
-        }
+        Self { access_token: "tsr_at_".into(), api_key: "tsr_ak_".into(), personal_token: "tsr_pat_".into() }
     }
 }
 
@@ -61,16 +57,14 @@ impl Prefixes {
     }
 
     pub fn kind_of(&self, presented: &str) -> Option<CredentialKind> {
-        CredentialKind::ALL
-            .into_iter()
-            .find(|&k| presented.starts_with(self.get(k)))
+        CredentialKind::ALL.into_iter().find(|&k| presented.starts_with(self.get(k)))
     }
 
     pub fn check(&self) -> Result<(), String> {
         for a in CredentialKind::ALL {
             let pa = self.get(a);
-            let well_formed = (2..=16).contains(&pa.len())
-                && pa.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+            let well_formed =
+                (2..=16).contains(&pa.len()) && pa.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
             if !well_formed {
                 return Err(format!(
                     "prefix {pa:?} for {} must be 2-16 characters of letters, digits or '_'",

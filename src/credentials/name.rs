@@ -13,9 +13,7 @@ impl CredentialName {
         let trimmed = raw.trim();
         let chars = trimmed.chars().count();
         if chars < MIN_NAME_CHARS {
-            return Err(format!(
-                "Name must be at least {MIN_NAME_CHARS} characters."
-            ));
+            return Err(format!("Name must be at least {MIN_NAME_CHARS} characters."));
         }
         if chars > MAX_NAME_CHARS {
             return Err(format!("Name must be at most {MAX_NAME_CHARS} characters."));
@@ -43,19 +41,13 @@ mod tests {
 
     #[test]
     fn names_are_trimmed_and_bounded() {
-        assert_eq!(
-            CredentialName::parse("  ci deploy  ").unwrap().as_str(),
-            "ci deploy"
-        );
+        assert_eq!(CredentialName::parse("  ci deploy  ").unwrap().as_str(), "ci deploy");
         assert!(CredentialName::parse("ab").is_err());
         assert!(CredentialName::parse("   ab   ").is_err());
         assert!(CredentialName::parse("abc").is_ok());
         assert!(CredentialName::parse(&"x".repeat(255)).is_ok());
         assert!(CredentialName::parse(&"x".repeat(256)).is_err());
-        assert!(
-            CredentialName::parse(&"é".repeat(255)).is_ok(),
-            "counts characters, not bytes"
-        );
+        assert!(CredentialName::parse(&"é".repeat(255)).is_ok(), "counts characters, not bytes");
         assert!(CredentialName::parse("bad\u{0}name").is_err());
     }
 }
@@ -64,9 +56,7 @@ mod tests {
 pub fn parse_description(raw: &str) -> Result<Option<String>, String> {
     let trimmed = raw.trim();
     if trimmed.chars().count() > MAX_DESCRIPTION_CHARS {
-        return Err(format!(
-            "Description must be at most {MAX_DESCRIPTION_CHARS} characters."
-        ));
+        return Err(format!("Description must be at most {MAX_DESCRIPTION_CHARS} characters."));
     }
     Ok((!trimmed.is_empty()).then(|| trimmed.to_owned()))
 }
@@ -78,10 +68,7 @@ mod description_tests {
     #[test]
     fn descriptions_are_optional_and_bounded() {
         assert_eq!(parse_description("  "), Ok(None));
-        assert_eq!(
-            parse_description(" used by CI "),
-            Ok(Some("used by CI".into()))
-        );
+        assert_eq!(parse_description(" used by CI "), Ok(Some("used by CI".into())));
         assert!(parse_description(&"d".repeat(1000)).is_ok());
         assert!(parse_description(&"d".repeat(1001)).is_err());
     }

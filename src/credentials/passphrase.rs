@@ -23,18 +23,14 @@ impl Passphrase {
 
     /// argon2id with a fresh salt, as a PHC string. Slow on purpose: call it off the async workers.
     pub fn hash(&self) -> Result<String, argon2::password_hash::Error> {
-        Ok(Argon2::default()
-            .hash_password(self.0.as_bytes())?
-            .to_string())
+        Ok(Argon2::default().hash_password(self.0.as_bytes())?.to_string())
     }
 
     pub fn verify(&self, phc: &str) -> bool {
         let Ok(parsed) = PasswordHash::new(phc) else {
             return false;
         };
-        Argon2::default()
-            .verify_password(self.0.as_bytes(), &parsed)
-            .is_ok()
+        Argon2::default().verify_password(self.0.as_bytes(), &parsed).is_ok()
     }
 }
 
@@ -63,9 +59,7 @@ mod tests {
         assert!(phc.starts_with("$argon2id$"));
         assert!(!phc.contains("correct horse"));
         assert!(phrase.verify(&phc));
-        assert!(!Passphrase::parse("wrong horse battery")
-            .unwrap()
-            .verify(&phc));
+        assert!(!Passphrase::parse("wrong horse battery").unwrap().verify(&phc));
         assert!(!phrase.verify("not a hash"));
         assert_eq!(format!("{phrase:?}"), "Passphrase(****)");
     }

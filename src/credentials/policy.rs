@@ -42,12 +42,7 @@ pub struct PlanCaps {
 
 impl Default for PlanCaps {
     fn default() -> Self {
-        Self {
-            free: 1,
-            team: 5,
-            growth: 20,
-            enterprise: 100,
-        }
+        Self { free: 1, team: 5, growth: 20, enterprise: 100 }
     }
 }
 
@@ -134,10 +129,7 @@ impl StatusFilter {
     pub const ALL: [StatusFilter; 4] = [Self::All, Self::Active, Self::Expired, Self::Revoked];
 
     pub fn parse(value: Option<&str>) -> Self {
-        Self::ALL
-            .into_iter()
-            .find(|f| Some(f.as_str()) == value)
-            .unwrap_or_default()
+        Self::ALL.into_iter().find(|f| Some(f.as_str()) == value).unwrap_or_default()
     }
 
     pub fn as_str(self) -> &'static str {
@@ -165,10 +157,7 @@ mod tests {
     use chrono::NaiveDate;
 
     fn now() -> NaiveDateTime {
-        NaiveDate::from_ymd_opt(2026, 11, 23)
-            .unwrap()
-            .and_hms_opt(12, 0, 0)
-            .unwrap()
+        NaiveDate::from_ymd_opt(2026, 11, 23).unwrap().and_hms_opt(12, 0, 0).unwrap()
     }
 
     #[test]
@@ -196,7 +185,6 @@ mod tests {
         assert_eq!(caps.cap(Plan::Team, None), 5);
         assert_eq!(caps.cap(Plan::Growth, None), 20);
         assert_eq!(caps.cap(Plan::Enterprise, Some(500)), 500);
-        assert!(cap_refusal(Plan::Free, 1, "access tokens")
-            .contains("free plan allows 1 live access tokens"));
+        assert!(cap_refusal(Plan::Free, 1, "access tokens").contains("free plan allows 1 live access tokens"));
     }
 }

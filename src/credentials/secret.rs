@@ -86,12 +86,7 @@ pub fn generate(kind: CredentialKind, prefixes: &Prefixes) -> PlainSecret {
     let prefix = prefixes.get(kind);
     let mut body = String::with_capacity(prefix.len() + RANDOM_LEN + CHECKSUM_LEN);
     body.push_str(prefix);
-    body.extend(
-        Alphanumeric
-            .sample_iter(&mut os_rng)
-            .take(RANDOM_LEN)
-            .map(char::from),
-    );
+    body.extend(Alphanumeric.sample_iter(&mut os_rng).take(RANDOM_LEN).map(char::from));
     let checksum = checksum(&body);
     body.push_str(&checksum);
     PlainSecret(body)
@@ -102,9 +97,7 @@ pub fn parse(
     presented: &str,
     prefixes: &Prefixes,
 ) -> Result<(CredentialKind, PlainSecret), SecretFormatError> {
-    let kind = prefixes
-        .kind_of(presented)
-        .ok_or(SecretFormatError::UnknownPrefix)?;
+    let kind = prefixes.kind_of(presented).ok_or(SecretFormatError::UnknownPrefix)?;
     let prefix_len = prefixes.get(kind).len();
     let rest = &presented[prefix_len..];
     if rest.len() != RANDOM_LEN + CHECKSUM_LEN || !rest.bytes().all(|b| b.is_ascii_alphanumeric()) {
@@ -173,28 +166,13 @@ mod tests {
     #[test]
     fn wrong_shapes_are_refused() {
         let p = prefixes();
-        assert_eq!(
-            parse("", &p).map(|s| s.0),
-            Err(SecretFormatError::UnknownPrefix)
-        );
-        assert_eq!(
-            parse("ghp_abc", &p).map(|s| s.0),
-            Err(SecretFormatError::UnknownPrefix)
-        );
-        assert_eq!(
-            parse("tsr_at_short", &p).map(|s| s.0),
-            Err(SecretFormatError::BadShape)
-        );
+        assert_eq!(parse("", &p).map(|s| s.0), Err(SecretFormatError::UnknownPrefix));
+        assert_eq!(parse("ghp_abc", &p).map(|s| s.0), Err(SecretFormatError::UnknownPrefix));
+        assert_eq!(parse("tsr_at_short", &p).map(|s| s.0), Err(SecretFormatError::BadShape));
         let with_symbol = format!("tsr_at_{}", "-".repeat(RANDOM_LEN + CHECKSUM_LEN));
-        assert_eq!(
-            parse(&with_symbol, &p).map(|s| s.0),
-            Err(SecretFormatError::BadShape)
-        );
+        assert_eq!(parse(&with_symbol, &p).map(|s| s.0), Err(SecretFormatError::BadShape));
         let multibyte = format!("tsr_at_{}", "é".repeat(19));
-        assert_eq!(
-            parse(&multibyte, &p).map(|s| s.0),
-            Err(SecretFormatError::BadShape)
-        );
+        assert_eq!(parse(&multibyte, &p).map(|s| s.0), Err(SecretFormatError::BadShape));
     }
 
     #[test]
@@ -213,11 +191,7 @@ mod tests {
     fn debug_and_display_never_print_the_secret() {
         let secret = generate(CredentialKind::PersonalToken, &prefixes());
         let random_part = &secret.expose()["tsr_pat_".len()..];
-        for shown in [
-            format!("{secret:?}"),
-            format!("{secret}"),
-            format!("{:?}", secret.hash()),
-        ] {
+        for shown in [format!("{secret:?}"), format!("{secret}"), format!("{:?}", secret.hash())] {
             assert!(!shown.contains(random_part), "{shown}");
             assert!(!shown.contains(&random_part[..8]), "{shown}");
         }

@@ -65,10 +65,7 @@ pub fn record(
         user_agent: actor.user_agent.clone(),
         details: event.details.to_string(),
     };
-    diesel::insert_into(audit_log::table)
-        .values(&entry)
-        .execute(conn)
-        .map(drop)
+    diesel::insert_into(audit_log::table).values(&entry).execute(conn).map(drop)
 }
 
 /// Newest first, for an org.

@@ -86,11 +86,7 @@ pub fn count_live(
         .get_result(conn)
 }
 
-fn name_taken(
-    conn: &mut DbConnection,
-    new: &NewCredential,
-    now: NaiveDateTime,
-) -> QueryResult<bool> {
+fn name_taken(conn: &mut DbConnection, new: &NewCredential, now: NaiveDateTime) -> QueryResult<bool> {
     let same_name: i64 = c::table
         .filter(c::org_id.eq(&new.org_id))
         .filter(c::kind.eq(&new.kind))
@@ -160,18 +156,15 @@ pub fn list(
         query = match q.filter {
             StatusFilter::Active => query.filter(live_at!(now)),
             StatusFilter::Revoked => query.filter(c::revoked_at.le(now)),
-            StatusFilter::Expired => query
-                .filter(c::expires_at.le(now))
-                .filter(c::revoked_at.is_null().or(c::revoked_at.gt(now))),
+            StatusFilter::Expired => {
+                query.filter(c::expires_at.le(now)).filter(c::revoked_at.is_null().or(c::revoked_at.gt(now)))
+            }
             StatusFilter::All => query,
         };
         if let Some(term) = q.search {
             let pattern = format!("%{}%", escape_like(term));
             query = query.filter(
-                c::name
-                    .like(pattern.clone())
-                    .escape('\\')
-                    .or(c::display_prefix.like(pattern).escape('\\')),
+                c::name.like(pattern.clone()).escape('\\').or(c::display_prefix.like(pattern).escape('\\')),
             );
         }
         query
@@ -187,9 +180,7 @@ pub fn list(
 }
 
 fn escape_like(term: &str) -> String {
-    term.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
+    term.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
 /// One credential of an org; another org's id reads as absent.
@@ -234,10 +225,7 @@ pub fn revoke(
             return Ok(RevokeOutcome::AlreadyRevoked);
         }
         diesel::update(c::table.find(id))
-            .set((
-                c::revoked_at.eq(now),
-                c::revoked_by.eq(actor.user_id.clone()),
-            ))
+            .set((c::revoked_at.eq(now), c::revoked_by.eq(actor.user_id.clone())))
             .execute(conn)?;
         audit::record(
             conn,
@@ -303,10 +291,7 @@ pub struct Replacement {
 
 #[derive(Debug)]
 pub enum RotateOutcome {
-    Rotated {
-        old: Box<CredentialRow>,
-        new_id: String,
-    },
+    Rotated { old: Box<CredentialRow>, new_id: String },
     Refused(&'static str),
     NotFound,
 }
@@ -372,10 +357,7 @@ pub fn rotate(
         diesel::insert_into(c::table).values(&new).execute(conn)?;
         let stops_at = now + grace;
         diesel::update(c::table.find(&old.id))
-            .set((
-                c::revoked_at.eq(stops_at),
-                c::revoked_by.eq(actor.user_id.clone()),
-            ))
+            .set((c::revoked_at.eq(stops_at), c::revoked_by.eq(actor.user_id.clone())))
             .execute(conn)?;
         let details = serde_json::json!({
             "rotated_from": old.id,
@@ -394,10 +376,7 @@ pub fn rotate(
             details,
         };
         audit::record(conn, actor, event, now)?;
-        Ok(RotateOutcome::Rotated {
-            old: Box::new(old),
-            new_id: new.id,
-        })
+        Ok(RotateOutcome::Rotated { old: Box::new(old), new_id: new.id })
     })
 }
 
@@ -485,18 +464,13 @@ pub fn rotation_links(
     rows: &[CredentialRow],
 ) -> QueryResult<(Vec<IdPrefix>, Vec<IdPrefix>)> {
     let predecessor_ids: Vec<String> = rows.iter().filter_map(|r| r.rotated_from.clone()).collect();
-    let predecessors = c::table
-        .filter(c::id.eq_any(&predecessor_ids))
-        .select((c::id, c::display_prefix))
-        .load(conn)?;
+    let predecessors =
+        c::table.filter(c::id.eq_any(&predecessor_ids)).select((c::id, c::display_prefix)).load(conn)?;
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
     let successors: Vec<(Option<String>, String)> = c::table
         .filter(c::rotated_from.eq_any(&ids))
         .select((c::rotated_from, c::display_prefix))
         .load(conn)?;
-    let successors = successors
-        .into_iter()
-        .filter_map(|(from, prefix)| from.map(|f| (f, prefix)))
-        .collect();
+    let successors = successors.into_iter().filter_map(|(from, prefix)| from.map(|f| (f, prefix))).collect();
     Ok((predecessors, successors))
 }

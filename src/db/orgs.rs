@@ -47,18 +47,11 @@ pub struct User {
 }
 
 pub fn find_org_by_slug(conn: &mut DbConnection, slug: &str) -> QueryResult<Option<Org>> {
-    organizations::table
-        .filter(organizations::slug.eq(slug))
-        .select(Org::as_select())
-        .first(conn)
-        .optional()
+    organizations::table.filter(organizations::slug.eq(slug)).select(Org::as_select()).first(conn).optional()
 }
 
 pub fn insert_org(conn: &mut DbConnection, org: &Org) -> QueryResult<()> {
-    diesel::insert_into(organizations::table)
-        .values(org)
-        .execute(conn)
-        .map(drop)
+    diesel::insert_into(organizations::table).values(org).execute(conn).map(drop)
 }
 
 /// Takes the org's row lock for the rest of the transaction: on SQLite the first write takes
@@ -72,42 +65,25 @@ pub fn lock_org(conn: &mut DbConnection, org_id: &str) -> QueryResult<()> {
 }
 
 pub fn find_user(conn: &mut DbConnection, id: &str) -> QueryResult<Option<User>> {
-    users::table
-        .find(id)
-        .select(User::as_select())
-        .first(conn)
-        .optional()
+    users::table.find(id).select(User::as_select()).first(conn).optional()
 }
 
 pub fn find_user_by_email(conn: &mut DbConnection, email: &str) -> QueryResult<Option<User>> {
-    users::table
-        .filter(users::email.eq(email))
-        .select(User::as_select())
-        .first(conn)
-        .optional()
+    users::table.filter(users::email.eq(email)).select(User::as_select()).first(conn).optional()
 }
 
 pub fn insert_user(conn: &mut DbConnection, user: &User) -> QueryResult<()> {
-    diesel::insert_into(users::table)
-        .values(user)
-        .execute(conn)
-        .map(drop)
+    diesel::insert_into(users::table).values(user).execute(conn).map(drop)
 }
 
 /// Every user with the orgs they belong to, for the dev sign-in list.
 pub fn all_users(conn: &mut DbConnection) -> QueryResult<Vec<User>> {
-    users::table
-        .order(users::email.asc())
-        .select(User::as_select())
-        .load(conn)
+    users::table.order(users::email.asc()).select(User::as_select()).load(conn)
 }
 
 pub fn role_in(conn: &mut DbConnection, org_id: &str, user_id: &str) -> QueryResult<Option<Role>> {
-    let stored: Option<String> = memberships::table
-        .find((org_id, user_id))
-        .select(memberships::role)
-        .first(conn)
-        .optional()?;
+    let stored: Option<String> =
+        memberships::table.find((org_id, user_id)).select(memberships::role).first(conn).optional()?;
     Ok(stored.as_deref().and_then(Role::parse))
 }
 
@@ -137,31 +113,17 @@ pub fn orgs_of(conn: &mut DbConnection, user_id: &str) -> QueryResult<Vec<(Org, 
         .order(organizations::name.asc())
         .select((Org::as_select(), memberships::role))
         .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(org, role)| Role::parse(&role).map(|r| (org, r)))
-        .collect())
+    Ok(rows.into_iter().filter_map(|(org, role)| Role::parse(&role).map(|r| (org, r))).collect())
 }
 
 /// Emails of the given users, for "created by" and "revoked by" columns.
 pub fn emails_of(conn: &mut DbConnection, ids: &[String]) -> QueryResult<Vec<(String, String)>> {
-    users::table
-        .filter(users::id.eq_any(ids))
-        .select((users::id, users::email))
-        .load(conn)
+    users::table.filter(users::id.eq_any(ids)).select((users::id, users::email)).load(conn)
 }
 
-pub fn set_plan(
-    conn: &mut DbConnection,
-    org_id: &str,
-    plan: Plan,
-    cap: Option<i32>,
-) -> QueryResult<()> {
+pub fn set_plan(conn: &mut DbConnection, org_id: &str, plan: Plan, cap: Option<i32>) -> QueryResult<()> {
     diesel::update(organizations::table.find(org_id))
-        .set((
-            organizations::plan.eq(plan.as_str()),
-            organizations::credential_cap.eq(cap),
-        ))
+        .set((organizations::plan.eq(plan.as_str()), organizations::credential_cap.eq(cap)))
         .execute(conn)
         .map(drop)
 }

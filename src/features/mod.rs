@@ -19,16 +19,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/sign-in").get(dev_login::sign_in_page))
         .service(web::resource("/auth/dev").post(dev_login::dev_sign_in))
         .service(web::resource("/sign-out").post(dev_login::sign_out))
-        .service(
-            web::resource("/orgs/{slug}/settings/{tab}")
-                .get(creds::page)
-                .post(creds::create),
-        )
+        .service(web::resource("/orgs/{slug}/settings/{tab}").get(creds::page).post(creds::create))
         .service(web::resource("/orgs/{slug}/settings/{tab}/{id}/revoke").post(creds::revoke))
         .service(web::resource("/orgs/{slug}/settings/{tab}/{id}/rotate").post(creds::rotate))
         .service(
-            web::resource("/orgs/{slug}/settings/{tab}/{id}/edit")
-                .get(creds::edit_page)
-                .post(creds::edit),
+            web::resource("/orgs/{slug}/settings/{tab}/{id}/edit").get(creds::edit_page).post(creds::edit),
         );
 }

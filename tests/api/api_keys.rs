@@ -21,30 +21,18 @@ async fn creating_a_key_reveals_it_once_with_description_permissions_and_default
     let acme = app.org("acme", Plan::Growth);
     let alice = app.sign_in(&acme.owner).await;
     let blank = alice.get(&keys_path(&acme)).await.text().await.unwrap();
-    assert!(
-        blank.contains("<option value=\"365\" selected>"),
-        "365 days is the default expiry"
-    );
-    assert!(
-        blank.contains("name=\"active\" value=\"on\" checked"),
-        "new keys are active by default"
-    );
+    assert!(blank.contains("<option value=\"365\" selected>"), "365 days is the default expiry");
+    assert!(blank.contains("name=\"active\" value=\"on\" checked"), "new keys are active by default");
 
-    let fields = key_form(
-        "billing sync",
-        &["read", "deploy"],
-        &[("description", "  Used by the billing job  ")],
-    );
+    let fields =
+        key_form("billing sync", &["read", "deploy"], &[("description", "  Used by the billing job  ")]);
     let response = alice.post(&keys_path(&acme), &fields).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["cache-control"], "no-store");
     let html = response.text().await.unwrap();
     assert!(html.contains("Copy this key now. It will not be shown again."));
     let plain = texts(&html, "#new-secret").remove(0);
-    assert_eq!(
-        secret::parse(&plain, &app.catalog.prefixes).unwrap().0,
-        CredentialKind::ApiKey
-    );
+    assert_eq!(secret::parse(&plain, &app.catalog.prefixes).unwrap().0, CredentialKind::ApiKey);
     assert!(plain.starts_with("tsr_ak_"));
 
     let row = app.credentials_of(&acme).remove(0);
@@ -58,9 +46,7 @@ async fn creating_a_key_reveals_it_once_with_description_permissions_and_default
     assert!(!later.contains(&plain));
     let text = row_of(&later, "billing sync");
     assert!(
-        text.contains("Used by the billing job")
-            && text.contains("Active")
-            && text.contains("deploy"),
+        text.contains("Used by the billing job") && text.contains("Active") && text.contains("deploy"),
         "{text}"
     );
 }
@@ -80,23 +66,14 @@ async fn key_rules_refuse_with_422_and_create_nothing() {
             key_form("too long", &["read"], &[("description", long.as_str())]),
             "Description must be at most 1000 characters.",
         ),
-        (
-            key_form("no perms", &[], &[]),
-            "Select at least one permission.",
-        ),
+        (key_form("no perms", &[], &[]), "Select at least one permission."),
         (key_form("a scope", &["all"], &[]), "Unknown permission"),
-        (
-            key_form("ab", &["read"], &[]),
-            "Name must be at least 3 characters.",
-        ),
+        (key_form("ab", &["read"], &[]), "Name must be at least 3 characters."),
     ];
     for (fields, message) in cases {
         let response = alice.post(&keys_path(&acme), &fields).await;
         assert_eq!(response.status(), 422, "{message}");
-        assert!(
-            response.text().await.unwrap().contains(message),
-            "{message}"
-        );
+        assert!(response.text().await.unwrap().contains(message), "{message}");
     }
     assert!(app.credentials_of(&acme).is_empty());
 }
@@ -106,16 +83,9 @@ async fn an_inactive_key_is_listed_as_inactive() {
     let app = spawn_app().await;
     let acme = app.org("acme", Plan::Growth);
     let alice = app.sign_in(&acme.owner).await;
-    let fields = vec![
-        ("name", "dormant"),
-        ("expiry", "30"),
-        ("permissions", "read"),
-    ];
+    let fields = vec![("name", "dormant"), ("expiry", "30"), ("permissions", "read")];
     assert_eq!(alice.post(&keys_path(&acme), &fields).await.status(), 200);
-    assert!(
-        !app.credentials_of(&acme)[0].active,
-        "an unchecked toggle creates an inactive key"
-    );
+    assert!(!app.credentials_of(&acme)[0].active, "an unchecked toggle creates an inactive key");
     let html = alice.get(&keys_path(&acme)).await.text().await.unwrap();
     assert!(row_of(&html, "dormant").contains("Inactive"));
 }
@@ -136,10 +106,7 @@ async fn editing_a_key_changes_metadata_not_the_secret_and_audits_before_and_aft
     let edit_path = format!("{}/{}/edit", keys_path(&acme), key.id);
     let form = bob.get(&edit_path).await.text().await.unwrap();
     assert!(form.contains("value=\"editable\"") && form.contains("old words"));
-    assert!(
-        form.contains("<option value=\"keep\" selected>"),
-        "the current expiry is kept unless changed"
-    );
+    assert!(form.contains("<option value=\"keep\" selected>"), "the current expiry is kept unless changed");
 
     let fields = [
         ("name", "renamed"),
@@ -152,43 +119,24 @@ async fn editing_a_key_changes_metadata_not_the_secret_and_audits_before_and_aft
     assert_eq!(response.status(), 303);
     let after = app.credential(&key.id);
     assert_eq!(
-        (
-            after.name.as_str(),
-            after.description.as_deref(),
-            after.grants.as_str()
-        ),
+        (after.name.as_str(), after.description.as_deref(), after.grants.as_str()),
         ("renamed", Some("new words"), "read view_logs")
     );
     assert!(!after.active, "the toggle was left unchecked");
     assert_eq!(after.expires_at, key.expires_at);
     assert_eq!(after.display_prefix, key.display_prefix, "same secret");
-    assert!(
-        plain.hash().matches_hex(&stored_hash(&app, &key.id)),
-        "the secret does not change"
-    );
+    assert!(plain.hash().matches_hex(&stored_hash(&app, &key.id)), "the secret does not change");
 
-    let entry = app
-        .audit()
-        .into_iter()
-        .find(|e| e.action == "api_key.edit")
-        .expect("audited");
+    let entry = app.audit().into_iter().find(|e| e.action == "api_key.edit").expect("audited");
     let details: serde_json::Value = serde_json::from_str(&entry.details).unwrap();
     assert_eq!(details["before"]["name"], "editable");
     assert_eq!(details["after"]["name"], "renamed");
     assert_eq!(details["before"]["active"], true);
     assert_eq!(details["after"]["active"], false);
-    assert_eq!(
-        details["after"]["grants"],
-        serde_json::json!(["read", "view_logs"])
-    );
+    assert_eq!(details["after"]["grants"], serde_json::json!(["read", "view_logs"]));
     assert_eq!(entry.actor_user_id.as_deref(), Some(acme.admin.id.as_str()));
 
-    let new_expiry = [
-        ("name", "renamed"),
-        ("permissions", "read"),
-        ("expiry", "30"),
-        ("active", "on"),
-    ];
+    let new_expiry = [("name", "renamed"), ("permissions", "read"), ("expiry", "30"), ("active", "on")];
     assert_eq!(bob.post(&edit_path, &new_expiry).await.status(), 303);
     let after = app.credential(&key.id);
     assert!(after.active);
@@ -198,11 +146,7 @@ async fn editing_a_key_changes_metadata_not_the_secret_and_audits_before_and_aft
 fn stored_hash(app: &TestApp, id: &str) -> String {
     use diesel::prelude::*;
     use tessera::db::schema::credentials::dsl as c;
-    c::credentials
-        .find(id)
-        .select(c::secret_hash)
-        .first(&mut app.conn())
-        .unwrap()
+    c::credentials.find(id).select(c::secret_hash).first(&mut app.conn()).unwrap()
 }
 
 #[tokio::test]
@@ -211,79 +155,32 @@ async fn edit_refusals() {
     let acme = app.org("acme", Plan::Growth);
     let (key, _) = app.token(&acme, key_spec("first"));
     app.token(&acme, key_spec("second"));
-    let (token, _) = app.token(
-        &acme,
-        TokenSpec {
-            name: "a token",
-            ..Default::default()
-        },
-    );
+    let (token, _) = app.token(&acme, TokenSpec { name: "a token", ..Default::default() });
     let alice = app.sign_in(&acme.owner).await;
     let edit_path = format!("{}/{}/edit", keys_path(&acme), key.id);
 
-    let taken = alice
-        .post(
-            &edit_path,
-            &[
-                ("name", "second"),
-                ("permissions", "read"),
-                ("expiry", "keep"),
-            ],
-        )
-        .await;
+    let taken =
+        alice.post(&edit_path, &[("name", "second"), ("permissions", "read"), ("expiry", "keep")]).await;
     assert_eq!(taken.status(), 422);
-    assert!(taken
-        .text()
-        .await
-        .unwrap()
-        .contains("An active key with this name already exists."));
+    assert!(taken.text().await.unwrap().contains("An active key with this name already exists."));
     let past = alice
         .post(
             &edit_path,
-            &[
-                ("name", "first"),
-                ("permissions", "read"),
-                ("expiry", "custom"),
-                ("expires_on", "2020-01-01"),
-            ],
+            &[("name", "first"), ("permissions", "read"), ("expiry", "custom"), ("expires_on", "2020-01-01")],
         )
         .await;
     assert_eq!(past.status(), 422);
     assert_eq!(app.credential(&key.id).name, "first", "nothing changed");
 
     let token_edit = format!("{}/{}/edit", tokens_path(&acme), token.id);
-    assert_eq!(
-        alice.get(&token_edit).await.status(),
-        404,
-        "token grants are immutable: no edit"
-    );
-    assert_eq!(
-        alice
-            .post(&token_edit, &[("name", "x y z"), ("expiry", "keep")])
-            .await
-            .status(),
-        404
-    );
+    assert_eq!(alice.get(&token_edit).await.status(), 404, "token grants are immutable: no edit");
+    assert_eq!(alice.post(&token_edit, &[("name", "x y z"), ("expiry", "keep")]).await.status(), 404);
 
-    alice
-        .post(&format!("{}/{}/revoke", keys_path(&acme), key.id), &[])
-        .await;
-    let revoked = alice
-        .post(
-            &edit_path,
-            &[
-                ("name", "first"),
-                ("permissions", "read"),
-                ("expiry", "keep"),
-            ],
-        )
-        .await;
+    alice.post(&format!("{}/{}/revoke", keys_path(&acme), key.id), &[]).await;
+    let revoked =
+        alice.post(&edit_path, &[("name", "first"), ("permissions", "read"), ("expiry", "keep")]).await;
     assert_eq!(revoked.status(), 422);
-    assert!(revoked
-        .text()
-        .await
-        .unwrap()
-        .contains("A revoked credential cannot be edited."));
+    assert!(revoked.text().await.unwrap().contains("A revoked credential cannot be edited."));
 }
 
 #[tokio::test]
@@ -294,9 +191,7 @@ async fn the_api_access_gate_disables_creation_in_page_and_server() {
     use diesel::prelude::*;
     use tessera::db::schema::organizations::dsl as o;
     app.set_org(&acme.org, |conn, id| {
-        diesel::update(o::organizations.find(id))
-            .set(o::api_access.eq(false))
-            .execute(conn)
+        diesel::update(o::organizations.find(id)).set(o::api_access.eq(false)).execute(conn)
     });
     let alice = app.sign_in(&acme.owner).await;
 
@@ -305,41 +200,23 @@ async fn the_api_access_gate_disables_creation_in_page_and_server() {
     let doc = scraper::Html::parse_document(&html);
     let disabled = scraper::Selector::parse("button[disabled]").unwrap();
     assert!(
-        doc.select(&disabled)
-            .any(|b| b.text().collect::<String>() == "Create key"),
+        doc.select(&disabled).any(|b| b.text().collect::<String>() == "Create key"),
         "Create key is shown disabled"
     );
     assert!(!html.contains("name=\"permissions\""), "no create form");
     assert!(!html.contains("/rotate"), "rotation mints a key too");
 
-    let refused = alice
-        .post(&keys_path(&acme), &key_form("new key", &["read"], &[]))
-        .await;
+    let refused = alice.post(&keys_path(&acme), &key_form("new key", &["read"], &[])).await;
     assert_eq!(refused.status(), 403);
-    assert!(refused
-        .text()
-        .await
-        .unwrap()
-        .contains("API access is not enabled for this account."));
-    let rotate = alice
-        .post(
-            &format!("{}/{}/rotate", keys_path(&acme), key.id),
-            &[("grace", "now")],
-        )
-        .await;
+    assert!(refused.text().await.unwrap().contains("API access is not enabled for this account."));
+    let rotate = alice.post(&format!("{}/{}/rotate", keys_path(&acme), key.id), &[("grace", "now")]).await;
     assert_eq!(rotate.status(), 403);
     assert_eq!(app.credentials_of(&acme).len(), 1, "nothing created");
 
-    let tokens = alice
-        .post(
-            &tokens_path(&acme),
-            &[("name", "still fine"), ("scopes", "all"), ("expiry", "30")],
-        )
-        .await;
+    let tokens =
+        alice.post(&tokens_path(&acme), &[("name", "still fine"), ("scopes", "all"), ("expiry", "30")]).await;
     assert_eq!(tokens.status(), 200, "the gate is about API keys only");
-    let revoke = alice
-        .post(&format!("{}/{}/revoke", keys_path(&acme), key.id), &[])
-        .await;
+    let revoke = alice.post(&format!("{}/{}/revoke", keys_path(&acme), key.id), &[]).await;
     assert_eq!(revoke.status(), 303, "revoking is always possible");
 }
 
@@ -350,30 +227,15 @@ async fn plan_caps_count_each_kind_separately() {
     let owner = app.sign_in(&free.owner).await;
     assert_eq!(
         owner
-            .post(
-                &tokens_path(&free),
-                &[("name", "the token"), ("scopes", "all"), ("expiry", "30")]
-            )
+            .post(&tokens_path(&free), &[("name", "the token"), ("scopes", "all"), ("expiry", "30")])
             .await
             .status(),
         200
     );
-    assert_eq!(
-        owner
-            .post(&keys_path(&free), &key_form("the key", &["read"], &[]))
-            .await
-            .status(),
-        200
-    );
-    let over = owner
-        .post(&keys_path(&free), &key_form("second key", &["read"], &[]))
-        .await;
+    assert_eq!(owner.post(&keys_path(&free), &key_form("the key", &["read"], &[])).await.status(), 200);
+    let over = owner.post(&keys_path(&free), &key_form("second key", &["read"], &[])).await;
     assert_eq!(over.status(), 422);
-    assert!(over
-        .text()
-        .await
-        .unwrap()
-        .contains("The free plan allows 1 live API keys."));
+    assert!(over.text().await.unwrap().contains("The free plan allows 1 live API keys."));
 }
 
 /// (method, path, form fields)
@@ -386,58 +248,20 @@ async fn every_credential_route_enforces_roles_and_org_boundaries() {
     let acme = app.org("acme", Plan::Enterprise);
     let globex = app.org("globex", Plan::Enterprise);
     let (key, _) = app.token(&acme, key_spec("a key"));
-    let (token, _) = app.token(
-        &acme,
-        TokenSpec {
-            name: "a token",
-            ..Default::default()
-        },
-    );
+    let (token, _) = app.token(&acme, TokenSpec { name: "a token", ..Default::default() });
     let routes: Vec<Route> = vec![
-        (
-            "POST",
-            tokens_path(&acme),
-            vec![("name", "new token"), ("scopes", "all"), ("expiry", "30")],
-        ),
-        (
-            "POST",
-            keys_path(&acme),
-            key_form("new key", &["read"], &[]),
-        ),
-        (
-            "POST",
-            format!("{}/{}/rotate", tokens_path(&acme), token.id),
-            vec![("grace", "1h")],
-        ),
-        (
-            "POST",
-            format!("{}/{}/rotate", keys_path(&acme), key.id),
-            vec![("grace", "1h")],
-        ),
-        (
-            "GET",
-            format!("{}/{}/edit", keys_path(&acme), key.id),
-            vec![],
-        ),
+        ("POST", tokens_path(&acme), vec![("name", "new token"), ("scopes", "all"), ("expiry", "30")]),
+        ("POST", keys_path(&acme), key_form("new key", &["read"], &[])),
+        ("POST", format!("{}/{}/rotate", tokens_path(&acme), token.id), vec![("grace", "1h")]),
+        ("POST", format!("{}/{}/rotate", keys_path(&acme), key.id), vec![("grace", "1h")]),
+        ("GET", format!("{}/{}/edit", keys_path(&acme), key.id), vec![]),
         (
             "POST",
             format!("{}/{}/edit", keys_path(&acme), key.id),
-            vec![
-                ("name", "edited"),
-                ("permissions", "read"),
-                ("expiry", "keep"),
-            ],
+            vec![("name", "edited"), ("permissions", "read"), ("expiry", "keep")],
         ),
-        (
-            "POST",
-            format!("{}/{}/revoke", tokens_path(&acme), token.id),
-            vec![],
-        ),
-        (
-            "POST",
-            format!("{}/{}/revoke", keys_path(&acme), key.id),
-            vec![],
-        ),
+        ("POST", format!("{}/{}/revoke", tokens_path(&acme), token.id), vec![]),
+        ("POST", format!("{}/{}/revoke", keys_path(&acme), key.id), vec![]),
     ];
     let outsider = app.sign_in(&globex.owner).await;
     for role in [Role::Member, Role::Auditor] {
@@ -461,36 +285,17 @@ async fn every_credential_route_enforces_roles_and_org_boundaries() {
     }
     assert_eq!(app.credentials_of(&acme).len(), 2, "nothing created");
     assert!(
-        app.credentials_of(&acme)
-            .iter()
-            .all(|r| r.revoked_at.is_none() && r.name.starts_with('a')),
+        app.credentials_of(&acme).iter().all(|r| r.revoked_at.is_none() && r.name.starts_with('a')),
         "nothing changed"
     );
     for role in [Role::Member, Role::Auditor] {
         let session = app.sign_in(acme.person(role)).await;
-        assert_eq!(
-            session.get(&keys_path(&acme)).await.status(),
-            200,
-            "{role:?} reads API keys"
-        );
+        assert_eq!(session.get(&keys_path(&acme)).await.status(), 200, "{role:?} reads API keys");
     }
     let alice = app.sign_in(&acme.owner).await;
-    assert_eq!(
-        alice
-            .get(&format!("/orgs/{}/settings/nonsense", acme.org.slug))
-            .await
-            .status(),
-        404
-    );
-    let globex_key = format!(
-        "/orgs/{}/settings/api-keys/{}/edit",
-        globex.org.slug, key.id
-    );
+    assert_eq!(alice.get(&format!("/orgs/{}/settings/nonsense", acme.org.slug)).await.status(), 404);
+    let globex_key = format!("/orgs/{}/settings/api-keys/{}/edit", globex.org.slug, key.id);
     assert_eq!(alice.get(&globex_key).await.status(), 404);
     let wrong_org_id = format!("{}/{}/edit", keys_path(&globex), key.id);
-    assert_eq!(
-        outsider.get(&wrong_org_id).await.status(),
-        404,
-        "an acme key under globex's path"
-    );
+    assert_eq!(outsider.get(&wrong_org_id).await.status(), 404, "an acme key under globex's path");
 }

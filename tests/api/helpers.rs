@@ -37,9 +37,8 @@ fn database_for_test(dir: &tempfile::TempDir) -> DatabaseUrl {
         "postgres" => {
             let admin = std::env::var("TESSERA_TEST_POSTGRES_URL")
                 .expect("TESSERA_TEST_BACKEND=postgres needs TESSERA_TEST_POSTGRES_URL (an admin URL of a running server)");
-            let mut conn = PgConnection::establish(&admin).unwrap_or_else(|e| {
-                panic!("PostgreSQL at TESSERA_TEST_POSTGRES_URL is unreachable: {e}")
-            });
+            let mut conn = PgConnection::establish(&admin)
+                .unwrap_or_else(|e| panic!("PostgreSQL at TESSERA_TEST_POSTGRES_URL is unreachable: {e}"));
             let name = format!("tessera_test_{}", uuid::Uuid::new_v4().simple());
             diesel::sql_query(format!("CREATE DATABASE {name}"))
                 .execute(&mut conn)
@@ -53,10 +52,7 @@ fn database_for_test(dir: &tempfile::TempDir) -> DatabaseUrl {
 }
 
 pub fn test_now() -> NaiveDateTime {
-    NaiveDate::from_ymd_opt(2026, 11, 23)
-        .unwrap()
-        .and_hms_opt(9, 30, 0)
-        .unwrap()
+    NaiveDate::from_ymd_opt(2026, 11, 23).unwrap().and_hms_opt(9, 30, 0).unwrap()
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -84,18 +80,10 @@ pub async fn spawn_app_with(catalog: Catalog) -> TestApp {
     };
     let pool = db::connect(&settings.database).expect("database");
     db::migrate(&pool).expect("migrations");
-    let app =
-        Application::build_with_pool(settings, clock.clone(), pool.clone()).expect("build app");
+    let app = Application::build_with_pool(settings, clock.clone(), pool.clone()).expect("build app");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
-    TestApp {
-        address,
-        database_url,
-        pool,
-        clock,
-        catalog,
-        _dir: dir,
-    }
+    TestApp { address, database_url, pool, clock, catalog, _dir: dir }
 }
 
 /// An org with one person of each role.
@@ -145,12 +133,7 @@ impl Default for TokenSpec<'_> {
 
 /// An API key spec with sensible defaults.
 pub fn key_spec(name: &str) -> TokenSpec<'_> {
-    TokenSpec {
-        kind: CredentialKind::ApiKey,
-        name,
-        scopes: "read write",
-        ..Default::default()
-    }
+    TokenSpec { kind: CredentialKind::ApiKey, name, scopes: "read write", ..Default::default() }
 }
 
 impl TestApp {
@@ -194,25 +177,14 @@ impl TestApp {
         orgs::insert_org(&mut self.conn(), &org).expect("insert org");
         let people = Role::ALL.map(|role| {
             let user = self.user(&format!("{}@{slug}.test", role.as_str()));
-            orgs::add_member(&mut self.conn(), &org.id, &user.id, role, self.now())
-                .expect("membership");
+            orgs::add_member(&mut self.conn(), &org.id, &user.id, role, self.now()).expect("membership");
             user
         });
         let [owner, admin, member, auditor] = people;
-        TestOrg {
-            org,
-            owner,
-            admin,
-            member,
-            auditor,
-        }
+        TestOrg { org, owner, admin, member, auditor }
     }
 
-    pub fn set_org(
-        &self,
-        org: &Org,
-        apply: impl FnOnce(&mut DbConnection, &str) -> QueryResult<usize>,
-    ) {
+    pub fn set_org(&self, org: &Org, apply: impl FnOnce(&mut DbConnection, &str) -> QueryResult<usize>) {
         apply(&mut self.conn(), &org.id).expect("update org");
     }
 
@@ -245,16 +217,9 @@ impl TestApp {
             ip: None,
             user_agent: None,
         };
-        repo::create(
-            &mut self.conn(),
-            &new,
-            u32::MAX,
-            &actor,
-            serde_json::json!({}),
-            self.now(),
-        )
-        .expect("insert token")
-        .expect("token accepted");
+        repo::create(&mut self.conn(), &new, u32::MAX, &actor, serde_json::json!({}), self.now())
+            .expect("insert token")
+            .expect("token accepted");
         (self.credential(&new.id), plain)
     }
 
@@ -279,11 +244,7 @@ impl TestApp {
 
     pub fn audit(&self) -> Vec<AuditEntry> {
         use tessera::db::schema::audit_log::dsl as a;
-        a::audit_log
-            .order(a::id.asc())
-            .select(AuditEntry::as_select())
-            .load(&mut self.conn())
-            .expect("audit")
+        a::audit_log.order(a::id.asc()).select(AuditEntry::as_select()).load(&mut self.conn()).expect("audit")
     }
 
     /// A browser-like client signed in as `user` through the dev sign-in.
@@ -292,10 +253,7 @@ impl TestApp {
         let page = session.get("/sign-in").await;
         let csrf = csrf_of(&page.text().await.unwrap());
         let response = session
-            .post_raw(
-                "/auth/dev",
-                &[("csrf_token", csrf.as_str()), ("user_id", user.id.as_str())],
-            )
+            .post_raw("/auth/dev", &[("csrf_token", csrf.as_str()), ("user_id", user.id.as_str())])
             .await;
         assert_eq!(response.status(), 303, "dev sign-in as {}", user.email);
         session
@@ -308,10 +266,7 @@ impl TestApp {
             .user_agent("tessera-tests/1.0")
             .build()
             .unwrap();
-        Session {
-            client,
-            base: self.address.clone(),
-        }
+        Session { client, base: self.address.clone() }
     }
 }
 
@@ -322,11 +277,7 @@ pub struct Session {
 
 impl Session {
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .expect("GET")
+        self.client.get(format!("{}{path}", self.base)).send().await.expect("GET")
     }
 
     pub async fn get_htmx(&self, path: &str, target: &str) -> reqwest::Response {
@@ -379,13 +330,7 @@ pub fn texts(html: &str, selector: &str) -> Vec<String> {
     let doc = scraper::Html::parse_document(html);
     let sel = scraper::Selector::parse(selector).unwrap();
     doc.select(&sel)
-        .map(|e| {
-            e.text()
-                .collect::<String>()
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
+        .map(|e| e.text().collect::<String>().split_whitespace().collect::<Vec<_>>().join(" "))
         .collect()
 }
 
@@ -395,13 +340,7 @@ pub fn row(html: &str, name: &str) -> Option<String> {
     let sel = scraper::Selector::parse("tr[data-credential]").unwrap();
     doc.select(&sel)
         .find(|e| e.value().attr("data-credential") == Some(name))
-        .map(|e| {
-            e.text()
-                .collect::<String>()
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
+        .map(|e| e.text().collect::<String>().split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
 pub fn keys_path(org: &TestOrg) -> String {
@@ -415,11 +354,8 @@ pub fn tessera_cli(app: &TestApp, args: &[&str]) -> (bool, String) {
         .env("TESSERA_DATABASE_URL", &app.database_url)
         .output()
         .expect("run tessera");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let text =
+        format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     (output.status.success(), text)
 }
 

@@ -18,11 +18,7 @@ async fn dev_sign_in_lists_people_and_sign_out_needs_a_post() {
 
     let out = alice.post("/sign-out", &[]).await;
     assert_eq!(out.status(), 303);
-    assert_eq!(
-        alice.get(&tokens_path(&acme)).await.status(),
-        303,
-        "signed out"
-    );
+    assert_eq!(alice.get(&tokens_path(&acme)).await.status(), 303, "signed out");
     let actions: Vec<String> = app.audit().into_iter().map(|e| e.action).collect();
     assert_eq!(actions, ["auth.sign_in", "auth.sign_out"]);
 }
@@ -34,20 +30,11 @@ async fn signing_in_renews_the_session_and_its_csrf_token() {
     let session = app.anonymous();
     let before = session.csrf().await;
     let response = session
-        .post_raw(
-            "/auth/dev",
-            &[
-                ("csrf_token", before.as_str()),
-                ("user_id", acme.owner.id.as_str()),
-            ],
-        )
+        .post_raw("/auth/dev", &[("csrf_token", before.as_str()), ("user_id", acme.owner.id.as_str())])
         .await;
     assert_eq!(response.status(), 303);
     let after = session.csrf().await;
-    assert_ne!(
-        before, after,
-        "a token from before sign-in is not valid after it"
-    );
+    assert_ne!(before, after, "a token from before sign-in is not valid after it");
 }
 
 #[tokio::test]
@@ -56,12 +43,8 @@ async fn dev_sign_in_of_an_unknown_user_is_404() {
     app.org("acme", Plan::Growth);
     let session = app.anonymous();
     let csrf = session.csrf().await;
-    let response = session
-        .post_raw(
-            "/auth/dev",
-            &[("csrf_token", csrf.as_str()), ("user_id", "nobody")],
-        )
-        .await;
+    let response =
+        session.post_raw("/auth/dev", &[("csrf_token", csrf.as_str()), ("user_id", "nobody")]).await;
     assert_eq!(response.status(), 404);
 }
 

@@ -71,28 +71,16 @@ impl CreateForm {
         let name = errors.take("name", CredentialName::parse(&self.name));
         let grants = errors.take(
             "grants",
-            Grants::parse(
-                self.chosen_grants(tab),
-                &tab.grant_names(catalog),
-                tab.grant_noun,
-            ),
+            Grants::parse(self.chosen_grants(tab), &tab.grant_names(catalog), tab.grant_noun),
         );
-        let expires_at = errors.take(
-            "expiry",
-            parse_expiry(&self.expiry, &self.expires_on, now, max_lifetime_days),
-        );
+        let expires_at =
+            errors.take("expiry", parse_expiry(&self.expiry, &self.expires_on, now, max_lifetime_days));
         let (description, passphrase) = if tab.is_api_keys() {
-            (
-                errors.take("description", parse_description(&self.description)),
-                Some(None),
-            )
+            (errors.take("description", parse_description(&self.description)), Some(None))
         } else if self.passphrase.is_empty() {
             (Some(None), Some(None))
         } else {
-            (
-                Some(None),
-                errors.take("passphrase", Passphrase::parse(&self.passphrase).map(Some)),
-            )
+            (Some(None), errors.take("passphrase", Passphrase::parse(&self.passphrase).map(Some)))
         };
         // Tokens have no toggle: they are active until revoked or expired.
         let active = !tab.is_api_keys() || self.active.is_some();
@@ -100,14 +88,7 @@ impl CreateForm {
             (Some(name), Some(grants), Some(expires_at), Some(description), Some(passphrase))
                 if errors.is_empty() =>
             {
-                Ok(ValidCreate {
-                    name,
-                    description,
-                    grants,
-                    passphrase,
-                    expires_at,
-                    active,
-                })
+                Ok(ValidCreate { name, description, grants, passphrase, expires_at, active })
             }
             _ => Err(errors),
         }
@@ -168,29 +149,16 @@ impl EditForm {
         let mut errors = FormErrors::default();
         let name = errors.take("name", CredentialName::parse(&self.name));
         let description = errors.take("description", parse_description(&self.description));
-        let grants = errors.take(
-            "grants",
-            Grants::parse(&self.permissions, &catalog.permission_names(), "permission"),
-        );
+        let grants = errors
+            .take("grants", Grants::parse(&self.permissions, &catalog.permission_names(), "permission"));
         let expires_at = if self.expiry == "keep" {
             Some(current_expiry)
         } else {
-            errors.take(
-                "expiry",
-                parse_expiry(&self.expiry, &self.expires_on, now, max_lifetime_days),
-            )
+            errors.take("expiry", parse_expiry(&self.expiry, &self.expires_on, now, max_lifetime_days))
         };
         match (name, description, grants, expires_at) {
-            (Some(name), Some(description), Some(grants), Some(expires_at))
-                if errors.is_empty() =>
-            {
-                Ok(ValidEdit {
-                    name,
-                    description,
-                    grants,
-                    expires_at,
-                    active: self.active.is_some(),
-                })
+            (Some(name), Some(description), Some(grants), Some(expires_at)) if errors.is_empty() => {
+                Ok(ValidEdit { name, description, grants, expires_at, active: self.active.is_some() })
             }
             _ => Err(errors),
         }
@@ -272,10 +240,7 @@ mod tests {
     use chrono::NaiveDate;
 
     fn now() -> NaiveDateTime {
-        NaiveDate::from_ymd_opt(2026, 11, 23)
-            .unwrap()
-            .and_hms_opt(12, 0, 0)
-            .unwrap()
+        NaiveDate::from_ymd_opt(2026, 11, 23).unwrap().and_hms_opt(12, 0, 0).unwrap()
     }
 
     #[test]
@@ -286,9 +251,7 @@ mod tests {
             expiry: "30".into(),
             ..Default::default()
         };
-        let valid = good
-            .parse(TOKENS, &Catalog::built_in(), now(), None)
-            .unwrap();
+        let valid = good.parse(TOKENS, &Catalog::built_in(), now(), None).unwrap();
         assert!(valid.active && valid.passphrase.is_none() && valid.expires_at.is_some());
 
         let bad = CreateForm {
@@ -298,9 +261,7 @@ mod tests {
             expires_on: "2020-01-01".into(),
             ..Default::default()
         };
-        let errors = bad
-            .parse(TOKENS, &Catalog::built_in(), now(), None)
-            .unwrap_err();
+        let errors = bad.parse(TOKENS, &Catalog::built_in(), now(), None).unwrap_err();
         for field in ["name", "grants", "passphrase", "expiry"] {
             assert!(errors.get(field).is_some(), "{field}");
         }
@@ -316,20 +277,13 @@ mod tests {
             expiry: "365".into(),
             ..Default::default()
         };
-        let valid = form
-            .parse(API_KEYS, &Catalog::built_in(), now(), None)
-            .unwrap();
+        let valid = form.parse(API_KEYS, &Catalog::built_in(), now(), None).unwrap();
         assert_eq!(valid.grants.to_stored(), "read deploy");
         assert_eq!(valid.description.as_deref(), Some("used by billing"));
         assert!(!valid.active, "an unchecked toggle is off");
-        let as_token = CreateForm {
-            scopes: vec![],
-            ..form
-        };
+        let as_token = CreateForm { scopes: vec![], ..form };
         assert!(
-            as_token
-                .parse(TOKENS, &Catalog::built_in(), now(), None)
-                .is_err(),
+            as_token.parse(TOKENS, &Catalog::built_in(), now(), None).is_err(),
             "permissions are not scopes"
         );
     }

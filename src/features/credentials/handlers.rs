@@ -14,8 +14,8 @@ use crate::auth::dev_login::see_other;
 use crate::auth::OrgMember;
 use crate::credentials::{cap_refusal, replacement_expiry, secret, PlainSecret};
 use crate::db::credentials::{
-    self as repo, CreateRefusal, EditOutcome, KeyChanges, NewCredential, Replacement,
-    RevokeOutcome, RotateOutcome,
+    self as repo, CreateRefusal, EditOutcome, KeyChanges, NewCredential, Replacement, RevokeOutcome,
+    RotateOutcome,
 };
 use crate::db::{self, new_id};
 use crate::error::AppError;
@@ -51,16 +51,8 @@ pub async fn page(
     params: web::Query<ListParams>,
 ) -> Result<HttpResponse, AppError> {
     let tab = tab(&path.1)?;
-    let page = Builder::new(tab, &state, &member)
-        .params(params.into_inner())
-        .build()
-        .await?;
-    if is_htmx(&req)
-        && req
-            .headers()
-            .get("HX-Target")
-            .is_some_and(|t| t == "credential-list")
-    {
+    let page = Builder::new(tab, &state, &member).params(params.into_inner()).build().await?;
+    if is_htmx(&req) && req.headers().get("HX-Target").is_some_and(|t| t == "credential-list") {
         return render_with(StatusCode::OK, &page.as_list());
     }
     respond(&req, StatusCode::OK, &page)
@@ -82,32 +74,22 @@ pub async fn create(
         Err(errors) => return refuse(&req, &state, &member, tab, &form, errors).await,
     };
     let plain = secret::generate(tab.kind, &catalog.prefixes);
-    let cap = catalog
-        .plans
-        .cap(member.org.plan(), member.org.cap_override());
+    let cap = catalog.plans.cap(member.org.plan(), member.org.cap_override());
     let name = valid.name.as_str().to_owned();
     let outcome = insert(&state, &member, tab, valid, &plain, cap).await?;
     let mut errors = FormErrors::default();
     match outcome {
         Ok(()) => {
-            let revealed = Revealed {
-                name,
-                secret: plain.expose().to_owned(),
-                verb: "created",
-            };
-            let page = Builder::new(tab, &state, &member)
-                .revealed(revealed)
-                .build()
-                .await?;
+            let revealed = Revealed { name, secret: plain.expose().to_owned(), verb: "created" };
+            let page = Builder::new(tab, &state, &member).revealed(revealed).build().await?;
             return respond(&req, StatusCode::OK, &page);
         }
         Err(CreateRefusal::CapReached) => {
             errors.add("form", cap_refusal(member.org.plan(), cap, tab.plural()))
         }
-        Err(CreateRefusal::NameTaken) => errors.add(
-            "name",
-            format!("An active {} with this name already exists.", tab.noun),
-        ),
+        Err(CreateRefusal::NameTaken) => {
+            errors.add("name", format!("An active {} with this name already exists.", tab.noun))
+        }
     }
     refuse(&req, &state, &member, tab, &form, errors).await
 }
@@ -171,25 +153,20 @@ pub async fn revoke(
     member.require_manage()?;
     let id = path.2.clone();
     let (org_id, actor, now) = (member.org.id.clone(), member.actor(), state.clock.now());
-    let outcome = db::run(&state.pool, move |conn| {
-        Ok(repo::revoke(conn, &org_id, tab.kind, &id, &actor, now)?)
-    })
-    .await?;
+    let outcome =
+        db::run(&state.pool, move |conn| Ok(repo::revoke(conn, &org_id, tab.kind, &id, &actor, now)?))
+            .await?;
     let notice = match outcome {
         RevokeOutcome::NotFound => return Err(AppError::NotFound),
         RevokeOutcome::AlreadyRevoked => format!("That {} was already revoked.", tab.noun),
-        RevokeOutcome::Revoked { name } => format!(
-            "{} “{name}” revoked. It stopped working immediately.",
-            tab.capitalized_noun()
-        ),
+        RevokeOutcome::Revoked { name } => {
+            format!("{} “{name}” revoked. It stopped working immediately.", tab.capitalized_noun())
+        }
     };
     if !is_htmx(&req) {
         return Ok(see_other(&tab.path(&member.org.slug)));
     }
-    let page = Builder::new(tab, &state, &member)
-        .notice(notice)
-        .build()
-        .await?;
+    let page = Builder::new(tab, &state, &member).notice(notice).build().await?;
     respond(&req, StatusCode::OK, &page)
 }
 
@@ -213,52 +190,23 @@ pub async fn rotate(
         created_by: member.who.user.id.clone(),
     };
     let id = path.2.clone();
-    let (org_id, actor, now, max_days) = (
-        member.org.id.clone(),
-        member.actor(),
-        state.clock.now(),
-        member.org.max_lifetime_days(),
-    );
-    let expiry = move |old: &repo::CredentialRow| {
-        replacement_expiry(old.created_at, old.expires_at, now, max_days)
-    };
+    let (org_id, actor, now, max_days) =
+        (member.org.id.clone(), member.actor(), state.clock.now(), member.org.max_lifetime_days());
+    let expiry =
+        move |old: &repo::CredentialRow| replacement_expiry(old.created_at, old.expires_at, now, max_days);
     let outcome = db::run(&state.pool, move |conn| {
-        Ok(repo::rotate(
-            conn,
-            &org_id,
-            tab.kind,
-            &id,
-            replacement,
-            grace.duration(),
-            expiry,
-            &actor,
-            now,
-        )?)
+        Ok(repo::rotate(conn, &org_id, tab.kind, &id, replacement, grace.duration(), expiry, &actor, now)?)
     })
     .await?;
     let builder = Builder::new(tab, &state, &member);
     let (page, status) = match outcome {
         RotateOutcome::NotFound => return Err(AppError::NotFound),
-        RotateOutcome::Refused(why) => (
-            builder.notice(why.to_owned()).build().await?,
-            StatusCode::CONFLICT,
-        ),
+        RotateOutcome::Refused(why) => (builder.notice(why.to_owned()).build().await?, StatusCode::CONFLICT),
         RotateOutcome::Rotated { old, .. } => {
-            let revealed = Revealed {
-                name: old.name.clone(),
-                secret: plain.expose().to_owned(),
-                verb: "rotated",
-            };
-            let notice = format!(
-                "{} “{}” rotated. {}",
-                tab.capitalized_noun(),
-                old.name,
-                grace.outcome()
-            );
-            (
-                builder.revealed(revealed).notice(notice).build().await?,
-                StatusCode::OK,
-            )
+            let revealed =
+                Revealed { name: old.name.clone(), secret: plain.expose().to_owned(), verb: "rotated" };
+            let notice = format!("{} “{}” rotated. {}", tab.capitalized_noun(), old.name, grace.outcome());
+            (builder.revealed(revealed).notice(notice).build().await?, StatusCode::OK)
         }
     };
     respond(&req, status, &page)
@@ -300,19 +248,16 @@ pub async fn edit(
     };
     let (org_id, id, actor) = (member.org.id.clone(), row.id.clone(), member.actor());
     let outcome = db::run(&state.pool, move |conn| {
-        Ok(repo::edit(
-            conn, &org_id, tab.kind, &id, &changes, &actor, now,
-        )?)
+        Ok(repo::edit(conn, &org_id, tab.kind, &id, &changes, &actor, now)?)
     })
     .await?;
     let mut errors = FormErrors::default();
     match outcome {
         EditOutcome::Edited => return Ok(see_other(&tab.path(&member.org.slug))),
         EditOutcome::NotFound => return Err(AppError::NotFound),
-        EditOutcome::NameTaken => errors.add(
-            "name",
-            format!("An active {} with this name already exists.", tab.noun),
-        ),
+        EditOutcome::NameTaken => {
+            errors.add("name", format!("An active {} with this name already exists.", tab.noun))
+        }
         EditOutcome::Refused(why) => errors.add("form", why),
     }
     refuse_edit(&state, &member, tab, &row, &form, errors)
@@ -320,13 +265,7 @@ pub async fn edit(
 
 /// Only API keys are edited; a token's grants are fixed at creation.
 fn editable_tab(segment: &str) -> Result<Tab, AppError> {
-    tab(segment).and_then(|t| {
-        if t.is_api_keys() {
-            Ok(t)
-        } else {
-            Err(AppError::NotFound)
-        }
-    })
+    tab(segment).and_then(|t| if t.is_api_keys() { Ok(t) } else { Err(AppError::NotFound) })
 }
 
 async fn find(
@@ -336,10 +275,8 @@ async fn find(
     id: &str,
 ) -> Result<repo::CredentialRow, AppError> {
     let (org_id, id) = (member.org.id.clone(), id.to_owned());
-    db::run(&state.pool, move |conn| {
-        repo::find(conn, &org_id, tab.kind, &id)?.ok_or(AppError::NotFound)
-    })
-    .await
+    db::run(&state.pool, move |conn| repo::find(conn, &org_id, tab.kind, &id)?.ok_or(AppError::NotFound))
+        .await
 }
 
 fn edit_page_view(
@@ -367,10 +304,7 @@ fn refuse_edit(
     errors: FormErrors,
 ) -> Result<HttpResponse, AppError> {
     let view = FormView::edit_refilled(tab, &state.settings.catalog, row, form, errors);
-    render_with(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        &edit_page_view(member, tab, row, view)?,
-    )
+    render_with(StatusCode::UNPROCESSABLE_ENTITY, &edit_page_view(member, tab, row, view)?)
 }
 
 /// The form again with its messages, 422, nothing created.
@@ -400,15 +334,7 @@ struct Builder<'a> {
 
 impl<'a> Builder<'a> {
     fn new(tab: Tab, state: &'a AppState, member: &'a OrgMember) -> Self {
-        Self {
-            tab,
-            state,
-            member,
-            params: ListParams::default(),
-            form: None,
-            revealed: None,
-            notice: None,
-        }
+        Self { tab, state, member, params: ListParams::default(), form: None, revealed: None, notice: None }
     }
 
     fn params(mut self, params: ListParams) -> Self {
@@ -432,15 +358,7 @@ impl<'a> Builder<'a> {
     }
 
     async fn build(self) -> Result<CredentialPage, AppError> {
-        let Self {
-            tab,
-            state,
-            member,
-            params,
-            form,
-            revealed,
-            notice,
-        } = self;
+        let Self { tab, state, member, params, form, revealed, notice } = self;
         let now = state.clock.now();
         let org_id = member.org.id.clone();
         let (filter, search, page) = (params.filter(), params.search(), params.page());
@@ -485,11 +403,7 @@ impl<'a> Builder<'a> {
 
 /// The whole page, or only the panel for htmx. A page that reveals a secret must never be
 /// cached, and no page here is worth caching, so every response is `no-store`.
-fn respond(
-    req: &HttpRequest,
-    status: StatusCode,
-    page: &CredentialPage,
-) -> Result<HttpResponse, AppError> {
+fn respond(req: &HttpRequest, status: StatusCode, page: &CredentialPage) -> Result<HttpResponse, AppError> {
     if is_htmx(req) {
         render_with(status, &page.as_panel())
     } else {

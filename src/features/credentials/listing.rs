@@ -27,13 +27,7 @@ impl ListParams {
     }
 
     pub fn search(&self) -> String {
-        self.q
-            .as_deref()
-            .unwrap_or_default()
-            .trim()
-            .chars()
-            .take(MAX_SEARCH_CHARS)
-            .collect()
+        self.q.as_deref().unwrap_or_default().trim().chars().take(MAX_SEARCH_CHARS).collect()
     }
 
     /// Zero-based page.
@@ -125,10 +119,7 @@ impl CredentialList {
     }
 
     pub fn filters(&self) -> Vec<(StatusFilter, String, bool)> {
-        StatusFilter::ALL
-            .into_iter()
-            .map(|f| (f, self.link(f, 0), f == self.filter))
-            .collect()
+        StatusFilter::ALL.into_iter().map(|f| (f, self.link(f, 0), f == self.filter)).collect()
     }
 
     pub fn pages(&self) -> i64 {
@@ -164,29 +155,14 @@ struct Links {
 }
 
 fn view(row: CredentialRow, links: &Links, now: NaiveDateTime) -> CredentialView {
-    let email = |id: &str| {
-        links
-            .emails
-            .get(id)
-            .cloned()
-            .unwrap_or_else(|| "a deleted user".to_owned())
-    };
+    let email = |id: &str| links.emails.get(id).cloned().unwrap_or_else(|| "a deleted user".to_owned());
     let revoked_now = row.revoked_at.filter(|at| *at <= now);
     CredentialView {
-        rotated_from: row
-            .rotated_from
-            .as_ref()
-            .and_then(|id| links.predecessors.get(id).cloned()),
+        rotated_from: row.rotated_from.as_ref().and_then(|id| links.predecessors.get(id).cloned()),
         replaced_by: links.successors.get(&row.id).cloned(),
-        stops: row
-            .revoked_at
-            .filter(|at| *at > now)
-            .map(|at| Moment::of(at, now)),
+        stops: row.revoked_at.filter(|at| *at > now).map(|at| Moment::of(at, now)),
         status: Status::of(row.revoked_at, row.expires_at, row.active, now),
-        grants: Grants::from_stored(&row.grants)
-            .iter()
-            .map(str::to_owned)
-            .collect(),
+        grants: Grants::from_stored(&row.grants).iter().map(str::to_owned).collect(),
         has_passphrase: row.passphrase_hash.is_some(),
         created: Moment::of(row.created_at, now),
         created_by: email(&row.created_by),

@@ -47,10 +47,7 @@ fn shell_script(endpoint: &str, key: &str, vars: &SetupVars) -> String {
         format!("export {}={}", vars.key_var, shell_quote(key)),
     ];
     for alias in &vars.aliases {
-        lines.push(format!(
-            "export {}=\"${}\"",
-            alias.endpoint_var, vars.endpoint_var
-        ));
+        lines.push(format!("export {}=\"${}\"", alias.endpoint_var, vars.endpoint_var));
         lines.push(format!("export {}=\"${}\"", alias.key_var, vars.key_var));
     }
     lines.push(format!(
@@ -90,11 +87,7 @@ mod tests {
     use crate::catalog::Catalog;
 
     fn card(key: Option<&str>) -> SetupCard {
-        SetupCard::new(
-            &"https://api.example.com/".parse().unwrap(),
-            &Catalog::built_in().setup,
-            key,
-        )
+        SetupCard::new(&"https://api.example.com/".parse().unwrap(), &Catalog::built_in().setup, key)
     }
 
     #[test]
@@ -103,10 +96,7 @@ mod tests {
         assert_eq!(c.key_source(), "Generate or rotate a key");
         assert!(c.shell.contains("export TESSERA_API_KEY='<new-api-key>'"));
         assert!(c.json.contains("\"token\": \"<new-api-key>\""));
-        assert!(
-            !c.ci.contains("<new-api-key>"),
-            "CI reads the key from a repository secret"
-        );
+        assert!(!c.ci.contains("<new-api-key>"), "CI reads the key from a repository secret");
         assert!(c.ci.contains("${{ secrets.TESSERA_API_KEY }}"));
     }
 
@@ -115,9 +105,7 @@ mod tests {
         let c = card(Some("tsr_ak_abc"));
         assert_eq!(c.key_source(), "New one-time key included");
         assert!(c.shell.contains("export TESSERA_API_KEY='tsr_ak_abc'"));
-        assert!(c
-            .shell
-            .contains("export OPENAI_API_KEY=\"$TESSERA_API_KEY\""));
+        assert!(c.shell.contains("export OPENAI_API_KEY=\"$TESSERA_API_KEY\""));
         assert!(c.shell.contains("\"$TESSERA_API_URL/api/v1/me\""));
         assert!(c.json.contains("\"server\": \"https://api.example.com\""));
         assert!(!c.ci.contains("tsr_ak_abc"));

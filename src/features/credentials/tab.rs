@@ -43,9 +43,7 @@ pub const API_KEYS: Tab = Tab {
 impl Tab {
     /// The tab named in a path; anything else is 404.
     pub fn from_segment(segment: &str) -> Option<Self> {
-        [TOKENS, API_KEYS]
-            .into_iter()
-            .find(|t| t.segment == segment)
+        [TOKENS, API_KEYS].into_iter().find(|t| t.segment == segment)
     }
 
     pub fn path(&self, org_slug: &str) -> String {
@@ -60,10 +58,7 @@ impl Tab {
     }
 
     pub fn grant_names(&self, catalog: &Catalog) -> Vec<String> {
-        self.grants(catalog)
-            .iter()
-            .map(|g| g.name.clone())
-            .collect()
+        self.grants(catalog).iter().map(|g| g.name.clone()).collect()
     }
 
     pub fn is_api_keys(&self) -> bool {

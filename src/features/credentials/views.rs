@@ -65,17 +65,7 @@ pub struct FormView {
 
 impl FormView {
     pub fn blank(tab: Tab, catalog: &Catalog) -> Self {
-        Self::new(
-            tab,
-            catalog,
-            "",
-            "",
-            &[],
-            tab.default_expiry,
-            "",
-            true,
-            FormErrors::default(),
-        )
+        Self::new(tab, catalog, "", "", &[], tab.default_expiry, "", true, FormErrors::default())
     }
 
     pub fn refilled(tab: Tab, catalog: &Catalog, form: &CreateForm, errors: FormErrors) -> Self {
@@ -168,11 +158,7 @@ impl FormView {
     pub fn expiry_options(&self) -> Vec<(&'static str, String, bool)> {
         let mut options = Vec::new();
         if let Some(current) = &self.current_expiry {
-            options.push((
-                "keep",
-                format!("Keep current ({current})"),
-                self.expiry == "keep",
-            ));
+            options.push(("keep", format!("Keep current ({current})"), self.expiry == "keep"));
         }
         for (value, label) in [
             ("never", "Never"),
@@ -189,8 +175,5 @@ impl FormView {
 }
 
 fn describe_expiry(at: Option<NaiveDateTime>) -> String {
-    at.map_or_else(
-        || "Never".to_owned(),
-        |at| at.format("%Y-%m-%d %H:%M UTC").to_string(),
-    )
+    at.map_or_else(|| "Never".to_owned(), |at| at.format("%Y-%m-%d %H:%M UTC").to_string())
 }
