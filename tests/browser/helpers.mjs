@@ -1,0 +1,181 @@
+// Shared helpers for the browser tests: a throw-away `tessera demo` server and the system Chromium.
+//
+// Nothing here skips: a missing binary or browser is a test failure with a message that says
+// what to do about it.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { chromium } from 'playwright-core';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const BINARY = process.env.TESSERA_BIN || path.join(ROOT, 'target', 'debug', 'tessera');
+export const CHROMIUM = '/usr/bin/chromium';
+export const TOKENS_PATH = '/orgs/acme/settings/tokens';
+export const REVEAL_TEXT = 'Copy this key now. It will not be shown again.';
+export const CLIPBOARD_FALLBACK =
+  'Clipboard copy unavailable. Select the key text manually and copy it before navigating away.';
+export const SECRET_SHAPE = /^tsr_at_[0-9A-Za-z]{38}$/;
+export const VIEWPORT = { width: 1280, height: 900 };
+
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+const START_TIMEOUT_MS = 30_000;
+const STOP_TIMEOUT_MS = 5_000;
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Environment for the server: ours, minus any TESSERA_* setting that could leak in from the caller. */
+function serverEnv() {
+  const env = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (!key.startsWith('TESSERA_')) env[key] = value;
+  }
+  env.NO_COLOR = '1';
+  return env;
+}
+
+function spawnDemo(dir, port) {
+  return new Promise((resolve, reject) => {
+    const databaseUrl = `sqlite://${path.join(dir, 'demo.db')}`;
+    const child = spawn(BINARY, ['demo', '--bind', `127.0.0.1:${port}`, '--database-url', databaseUrl], {
+      cwd: dir,
+      env: serverEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    let settled = false;
+    const finish = (error, value) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (error) reject(error);
+      else resolve(value);
+    };
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      finish(new Error(`tessera demo did not report "running at" within ${START_TIMEOUT_MS} ms.\n${stderr}`));
+    }, START_TIMEOUT_MS);
+    child.stdout.setEncoding('utf8');
+    child.stderr.setEncoding('utf8');
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+      const match = stdout.match(/Tessera is running at (http:\/\/\S+?)\/?\s/);
+      if (match) finish(null, { child, baseURL: match[1], logs: () => stderr });
+    });
+    child.stderr.on('data', (chunk) => {
+      stderr = (stderr + chunk).slice(-20_000);
+    });
+    child.on('error', (error) => finish(new Error(`cannot start ${BINARY}: ${error.message}`)));
+    child.on('exit', (code, signal) =>
+      finish(Object.assign(new Error(`tessera demo exited early (${signal || code}).\n${stderr}`), { stderr })),
+    );
+  });
+}
+
+/**
+ * Start `tessera demo` on a free loopback port with a fresh SQLite database in a fresh temp dir.
+ * Returns { baseURL, stop() }.
+ */
+export async function startDemo() {
+  assert.ok(
+    fs.existsSync(BINARY),
+    `${BINARY} is missing: run \`cargo build\` first (scripts/test does).`,
+  );
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-browser-'));
+  let lastError;
+  // The port is free when we pick it but may be taken before the server binds: try a few.
+  for (let attempt = 0; attempt < 3; attempt += 1) {
+    const port = await freePort();
+    try {
+      const { child, baseURL, logs } = await spawnDemo(dir, port);
+      const stop = async () => {
+        if (child.exitCode === null && child.signalCode === null) {
+          const exited = new Promise((resolve) => child.once('exit', resolve));
+          child.kill('SIGTERM');
+          const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+          await exited;
+          clearTimeout(timer);
+        }
+        fs.rmSync(dir, { recursive: true, force: true });
+      };
+      return { baseURL, stop, logs };
+    } catch (error) {
+      lastError = error;
+      if (!/address already in use|Address in use|AddrInUse/i.test(error.stderr || '')) break;
+    }
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+  throw lastError;
+}
+
+/** Launch the system Chromium, headless, with the flags this machine needs. */
+export async function launchBrowser() {
+  assert.ok(
+    fs.existsSync(CHROMIUM),
+    `${CHROMIUM} is missing: install the Debian packages chromium and chromium-driver (scripts/test does).`,
+  );
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+}
+
+/** A new browser context with the standard viewport. */
+export async function newContext(browser, options = {}) {
+  return browser.newContext({ viewport: VIEWPORT, ...options });
+}
+
+/** Use the dev sign-in as `email`; ends on the tokens page. */
+export async function signIn(page, baseURL, email) {
+  await page.goto(`${baseURL}/sign-in`);
+  await page.getByRole('button', { name: `Sign in as ${email}`, exact: true }).click();
+  await page.waitForURL(`${baseURL}${TOKENS_PATH}`);
+  await page.locator('.topbar .email', { hasText: email }).waitFor();
+}
+
+/** Open "Generate token", fill the name, tick the scopes and submit; returns the shown secret. */
+export async function generateToken(page, name, scopes) {
+  const generate = page.locator('details.card.generate');
+  await generate.locator('summary', { hasText: 'Generate token' }).click();
+  const form = generate.locator('form');
+  await form.locator('input[name="name"]').fill(name);
+  for (const scope of scopes) {
+    await form.locator(`input[name="scopes"][value="${scope}"]`).check();
+  }
+  await form.getByRole('button', { name: 'Generate token', exact: true }).click();
+  const reveal = page.locator('.callout.reveal');
+  await reveal.waitFor();
+  const secret = (await reveal.locator('code#new-secret').textContent()).trim();
+  return { reveal, secret };
+}
+
+/** The list row of the credential called `name`. */
+export function row(page, name) {
+  return page.locator(`tr[data-credential="${name.replace(/"/g, '\\"')}"]`);
+}
+
+/** Text of the page as a reader sees it. */
+export async function visibleText(page) {
+  return page.locator('body').innerText();
+}

@@ -1,0 +1,48 @@
+// Members and auditors see the token list but no way to generate or revoke.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+
+import { launchBrowser, newContext, row, signIn, startDemo, visibleText } from './helpers.mjs';
+
+describe('read-only roles', () => {
+  let server;
+  let browser;
+
+  before(async () => {
+    server = await startDemo();
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  for (const [email, role] of [
+    ['carol@example.com', 'member'],
+    ['dave@example.com', 'auditor'],
+  ]) {
+    test(`${role} ${email} sees the list without Generate token or Revoke`, async () => {
+      const context = await newContext(browser);
+      const page = await context.newPage();
+      try {
+        await signIn(page, server.baseURL, email);
+        await row(page, 'CI deploy').waitFor();
+        assert.ok(await row(page, 'CI deploy').isVisible());
+        assert.ok((await page.locator('tr[data-credential]').count()) >= 5, 'the seeded tokens are listed');
+
+        const text = await visibleText(page);
+        assert.doesNotMatch(text, /Generate token/);
+        assert.doesNotMatch(text, /\bRevoke\b/);
+        const html = await page.content();
+        assert.doesNotMatch(html, /Generate token/);
+        assert.doesNotMatch(html, /\bRevoke\b/);
+        assert.equal(await page.locator('details.generate').count(), 0);
+        assert.equal(await page.locator('form[action$="/revoke"], form[action$="/rotate"]').count(), 0);
+        assert.equal(await page.locator('form[method="post"]:not([action="/sign-out"])').count(), 0);
+      } finally {
+        await context.close();
+      }
+    });
+  }
+});
