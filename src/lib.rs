@@ -6,6 +6,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::await_holding_lock)
 )]
 
+pub mod api;
 pub mod auth;
 pub mod catalog;
 pub mod clock;

@@ -2,6 +2,7 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_session::config::{CookieContentSecurity, PersistentSession};
 use actix_session::storage::CookieSessionStore;
@@ -12,6 +13,9 @@ use actix_web::middleware::DefaultHeaders;
 use actix_web::{web, App, HttpResponse, HttpServer};
 use tracing_actix_web::TracingLogger;
 
+use crate::api::rate_limit::RateLimits;
+use crate::api::usage::UsageRecorder;
+use crate::api::verifier::Verifier;
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::db::{self, DbPool};
@@ -25,11 +29,22 @@ pub struct AppState {
     pub pool: DbPool,
     pub settings: Arc<Settings>,
     pub clock: SharedClock,
+    pub verifier: Verifier,
+    pub usage: UsageRecorder,
+    pub limits: RateLimits,
 }
+
+/// Usage reaches the database at most this far apart.
+const USAGE_FLUSH_EVERY: Duration = Duration::from_secs(2);
+/// Changes made by other instances are looked for this often.
+const CHANGES_POLL_EVERY: Duration = Duration::from_millis(500);
+/// How far back each poll looks, to cover clock skew between instances.
+const CHANGES_OVERLAP_SECONDS: i64 = 5;
 
 pub struct Application {
     port: u16,
     server: Server,
+    state: web::Data<AppState>,
 }
 
 impl Application {
@@ -44,17 +59,60 @@ impl Application {
         let listener = TcpListener::bind(settings.bind)
             .map_err(|e| format!("cannot listen on {}: {e}", settings.bind))?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
-        let state = web::Data::new(AppState { pool, settings: Arc::new(settings), clock });
-        let server = run(listener, state)?;
-        Ok(Self { port, server })
+        let state = web::Data::new(AppState {
+            pool,
+            settings: Arc::new(settings),
+            clock,
+            verifier: Verifier::default(),
+            usage: UsageRecorder::default(),
+            limits: RateLimits::default(),
+        });
+        let server = run(listener, state.clone())?;
+        Ok(Self { port, server, state })
+    }
+
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// Stops the server; `stop(true)` is graceful and lets pending usage be written.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
+    /// Serves until a graceful stop (SIGINT/SIGTERM), then writes pending usage.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let background = tokio::spawn(background(self.state.clone()));
+        let served = self.server.await;
+        background.abort();
+        if let Err(e) = self.state.usage.flush(&self.state.pool).await {
+            tracing::error!(error = %e, "usage could not be written at shutdown");
+        }
+        served
+    }
+}
+
+/// Writes usage batches and drops cache entries that other instances changed.
+async fn background(state: web::Data<AppState>) {
+    let mut poll = tokio::time::interval(CHANGES_POLL_EVERY);
+    let mut last_flush = std::time::Instant::now();
+    loop {
+        poll.tick().await;
+        let since = state.clock.now() - chrono::TimeDelta::seconds(CHANGES_OVERLAP_SECONDS);
+        match db::run(&state.pool, move |conn| Ok(db::credentials::changed_since(conn, since)?)).await {
+            Ok(ids) => state.verifier.forget(&ids),
+            Err(e) => tracing::warn!(error = %e, "change poll failed"),
+        }
+        if last_flush.elapsed() >= USAGE_FLUSH_EVERY {
+            last_flush = std::time::Instant::now();
+            if let Err(e) = state.usage.flush(&state.pool).await {
+                tracing::warn!(error = %e, "usage flush failed; will retry");
+            }
+        }
     }
 }
 
@@ -67,6 +125,7 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, Stri
             .wrap(security_headers())
             .wrap(TracingLogger::default())
             .app_data(state.clone())
+            .configure(crate::api::routes)
             .configure(features::routes)
     })
     .listen(listener)

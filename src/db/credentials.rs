@@ -474,3 +474,39 @@ pub fn rotation_links(
     let successors = successors.into_iter().filter_map(|(from, prefix)| from.map(|f| (f, prefix))).collect();
     Ok((predecessors, successors))
 }
+
+/// The credential with this secret hash, with its org's slug and name: the hot path's one
+/// query, on an index.
+pub fn find_by_hash(
+    conn: &mut DbConnection,
+    hash_hex: &str,
+) -> QueryResult<Option<(CredentialRow, String, String)>> {
+    use super::schema::organizations as o;
+    c::table
+        .inner_join(o::table)
+        .filter(c::secret_hash.eq(hash_hex))
+        .select((CredentialRow::as_select(), o::slug, o::name))
+        .first(conn)
+        .optional()
+}
+
+/// Ids of credentials changed by audited actions since `since`, for other instances' caches.
+/// A rotation changes its predecessor too, named in the entry's details.
+pub fn changed_since(conn: &mut DbConnection, since: NaiveDateTime) -> QueryResult<Vec<String>> {
+    use super::schema::audit_log as l;
+    let rows: Vec<(Option<String>, String)> = l::table
+        .filter(l::occurred_at.ge(since))
+        .filter(l::target_type.eq_any(["access_token", "api_key", "personal_token"]))
+        .filter(l::action.not_like("%.create"))
+        .select((l::target_id, l::details))
+        .load(conn)?;
+    let mut ids = Vec::new();
+    for (target, details) in rows {
+        ids.extend(target);
+        let details: serde_json::Value = serde_json::from_str(&details).unwrap_or_default();
+        if let Some(previous) = details.get("rotated_from").and_then(|v| v.as_str()) {
+            ids.push(previous.to_owned());
+        }
+    }
+    Ok(ids)
+}

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod credentials;
 pub mod orgs;
 pub mod schema;
+pub mod usage;
 
 use std::time::Duration;
 

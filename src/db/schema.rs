@@ -70,6 +70,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    credential_addresses (credential_id, ip) {
+        credential_id -> Text,
+        ip -> Text,
+        last_seen_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     audit_log (id) {
         id -> Text,
         occurred_at -> Timestamp,
@@ -91,6 +99,7 @@ diesel::joinable!(memberships -> organizations (org_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(credentials -> organizations (org_id));
 diesel::joinable!(credential_usage_daily -> credentials (credential_id));
+diesel::joinable!(credential_addresses -> credentials (credential_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     organizations,
@@ -98,5 +107,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     memberships,
     credentials,
     credential_usage_daily,
+    credential_addresses,
     audit_log,
 );

@@ -20,6 +20,9 @@ use tessera::startup::Application;
 
 pub struct TestApp {
     pub address: String,
+    pub state: actix_web::web::Data<tessera::startup::AppState>,
+    pub server: actix_web::dev::ServerHandle,
+    pub running: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     pub database_url: String,
     pub pool: DbPool,
     pub clock: Arc<ManualClock>,
@@ -82,8 +85,9 @@ pub async fn spawn_app_with(catalog: Catalog) -> TestApp {
     db::migrate(&pool).expect("migrations");
     let app = Application::build_with_pool(settings, clock.clone(), pool.clone()).expect("build app");
     let address = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
-    TestApp { address, database_url, pool, clock, catalog, _dir: dir }
+    let (state, server) = (app.state(), app.handle());
+    let running = Some(tokio::spawn(app.run_until_stopped()));
+    TestApp { address, state, server, running, database_url, pool, clock, catalog, _dir: dir }
 }
 
 /// An org with one person of each role.
@@ -361,4 +365,51 @@ pub fn tessera_cli(app: &TestApp, args: &[&str]) -> (bool, String) {
 
 pub fn org_row(app: &TestApp, slug: &str) -> Option<Org> {
     orgs::find_org_by_slug(&mut app.conn(), slug).expect("org query")
+}
+
+impl TestApp {
+    /// A bearer client: no cookies, so nothing but the credential authenticates it.
+    pub fn api(&self) -> reqwest::Client {
+        reqwest::Client::builder().redirect(Policy::none()).build().unwrap()
+    }
+
+    pub async fn me(&self, secret: &str) -> reqwest::Response {
+        self.api().get(self.url("/api/v1/me")).bearer_auth(secret).send().await.unwrap()
+    }
+
+    pub async fn flush_usage(&self) {
+        self.state.usage.flush(&self.pool).await.expect("usage flush");
+    }
+
+    /// A graceful stop, as SIGTERM gives a real server.
+    pub async fn stop(&mut self) {
+        self.server.stop(true).await;
+        if let Some(running) = self.running.take() {
+            running.await.expect("server task").expect("server");
+        }
+    }
+
+    /// A second server on the same database, as another instance would be.
+    pub async fn second_instance(&self) -> String {
+        let settings = Settings {
+            database: DatabaseUrl::parse(&self.database_url).unwrap(),
+            bind: "127.0.0.1:0".parse().unwrap(),
+            public_url: "http://127.0.0.1".parse().unwrap(),
+            api_url: "http://api.example.test".parse().unwrap(),
+            oidc: None,
+            session_key: SessionKey::generate(),
+            catalog: self.catalog.clone(),
+            dev_login: true,
+            rate_limit_per_minute: 600,
+        };
+        let app = Application::build_with_pool(
+            settings,
+            self.clock.clone(),
+            db::connect(&DatabaseUrl::parse(&self.database_url).unwrap()).unwrap(),
+        )
+        .unwrap();
+        let address = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until_stopped());
+        address
+    }
 }

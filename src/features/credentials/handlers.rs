@@ -153,9 +153,12 @@ pub async fn revoke(
     member.require_manage()?;
     let id = path.2.clone();
     let (org_id, actor, now) = (member.org.id.clone(), member.actor(), state.clock.now());
+    let forget = [id.clone()];
     let outcome =
         db::run(&state.pool, move |conn| Ok(repo::revoke(conn, &org_id, tab.kind, &id, &actor, now)?))
             .await?;
+    // The next request with this credential gets 401, on this instance at once.
+    state.verifier.forget(&forget);
     let notice = match outcome {
         RevokeOutcome::NotFound => return Err(AppError::NotFound),
         RevokeOutcome::AlreadyRevoked => format!("That {} was already revoked.", tab.noun),
@@ -203,6 +206,7 @@ pub async fn rotate(
         RotateOutcome::NotFound => return Err(AppError::NotFound),
         RotateOutcome::Refused(why) => (builder.notice(why.to_owned()).build().await?, StatusCode::CONFLICT),
         RotateOutcome::Rotated { old, .. } => {
+            state.verifier.forget(std::slice::from_ref(&old.id));
             let revealed =
                 Revealed { name: old.name.clone(), secret: plain.expose().to_owned(), verb: "rotated" };
             let notice = format!("{} “{}” rotated. {}", tab.capitalized_noun(), old.name, grace.outcome());
@@ -253,7 +257,10 @@ pub async fn edit(
     .await?;
     let mut errors = FormErrors::default();
     match outcome {
-        EditOutcome::Edited => return Ok(see_other(&tab.path(&member.org.slug))),
+        EditOutcome::Edited => {
+            state.verifier.forget(std::slice::from_ref(&row.id));
+            return Ok(see_other(&tab.path(&member.org.slug)));
+        }
         EditOutcome::NotFound => return Err(AppError::NotFound),
         EditOutcome::NameTaken => {
             errors.add("name", format!("An active {} with this name already exists.", tab.noun))

@@ -1,0 +1,2 @@
+DROP INDEX audit_log_time;
+DROP TABLE credential_addresses;

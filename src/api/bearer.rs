@@ -1,0 +1,95 @@
+//! `Authorization: Bearer` on `/api/*` only. Session cookies play no part here.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use actix_web::dev::Payload;
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
+use futures_util::future::LocalBoxFuture;
+
+use super::error::ApiError;
+use super::rate_limit::RateInfo;
+use super::verifier::{Known, Outcome};
+use crate::auth::state;
+
+pub const PASSPHRASE_HEADER: &str = "X-Tessera-Passphrase";
+const MAX_HEADER_CHARS: usize = 512;
+
+/// A caller whose credential is valid now, counted and within its rate limit.
+pub struct ApiCaller {
+    pub credential: Arc<Known>,
+}
+
+fn bearer(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+    let Some(value) = req.headers().get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let malformed =
+        || ApiError::invalid("malformed_token", "The Authorization header must be `Bearer <credential>`.");
+    let value = value.to_str().map_err(|_| malformed())?;
+    let (scheme, token) = value.split_once(' ').ok_or_else(malformed)?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() || token.len() > MAX_HEADER_CHARS {
+        return Err(malformed());
+    }
+    Ok(Some(token.trim().to_owned()))
+}
+
+fn passphrase(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get(PASSPHRASE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.len() <= MAX_HEADER_CHARS)
+        .map(str::to_owned)
+}
+
+async fn authenticate(req: HttpRequest) -> Result<ApiCaller, ApiError> {
+    let state = state(&req).map_err(ApiError::from)?;
+    let ip = req.peer_addr().map(|a| a.ip()).unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    let refuse = |error: ApiError| match state.limits.failed_attempt(ip) {
+        Ok(()) => error,
+        Err(retry_after) => ApiError::rate_limited(retry_after),
+    };
+    let presented = match bearer(&req) {
+        Ok(Some(token)) => token,
+        Ok(None) => return Err(ApiError::missing()),
+        Err(error) => return Err(refuse(error)),
+    };
+    let now = state.clock.now();
+    let passphrase = passphrase(&req);
+    let prefixes = &state.settings.catalog.prefixes;
+    let outcome =
+        state.verifier.verify(&state.pool, prefixes, &presented, passphrase.as_deref(), now).await?;
+    let known = match outcome {
+        Outcome::Valid(known) => known,
+        Outcome::Refused(rejection, known) => {
+            if let Some(known) = known {
+                state.usage.failed(&known.id, now);
+            }
+            return Err(refuse(ApiError::invalid(rejection.code(), rejection.message())));
+        }
+    };
+    let limit = known.rate_limit_per_minute.unwrap_or_else(|| state.settings.default_rate_limit());
+    let info = state.limits.check(&known.id, limit).map_err(ApiError::rate_limited)?;
+    req.extensions_mut().insert(info);
+    state.usage.accepted(&known.id, now, &ip.to_string());
+    Ok(ApiCaller { credential: known })
+}
+
+impl FromRequest for ApiCaller {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        Box::pin(authenticate(req.clone()))
+    }
+}
+
+/// The `X-RateLimit-*` headers of an authenticated request, on whatever response it gets.
+pub fn rate_headers(info: &RateInfo) -> [(HeaderName, HeaderValue); 3] {
+    [
+        (HeaderName::from_static("x-ratelimit-limit"), HeaderValue::from(info.limit)),
+        (HeaderName::from_static("x-ratelimit-remaining"), HeaderValue::from(info.remaining)),
+        (HeaderName::from_static("x-ratelimit-reset"), HeaderValue::from(info.reset_seconds)),
+    ]
+}

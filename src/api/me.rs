@@ -1,0 +1,56 @@
+use actix_web::web::Json;
+use chrono::NaiveDateTime;
+use serde::Serialize;
+
+use super::bearer::ApiCaller;
+
+#[derive(Serialize)]
+pub struct Me {
+    pub credential: CredentialInfo,
+    pub org: OrgInfo,
+    pub user: Option<UserInfo>,
+    pub is_api_token: bool,
+}
+
+#[derive(Serialize)]
+pub struct CredentialInfo {
+    pub id: String,
+    pub name: String,
+    pub kind: &'static str,
+    pub grants: Vec<String>,
+    pub expires_at: Option<String>,
+    pub created_at: String,
+}
+
+#[derive(Serialize)]
+pub struct OrgInfo {
+    pub slug: String,
+    pub name: String,
+}
+
+#[derive(Serialize)]
+pub struct UserInfo {
+    pub id: String,
+}
+
+pub fn rfc3339(at: NaiveDateTime) -> String {
+    at.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// `GET /api/v1/me`: which credential is calling, for any valid credential.
+pub async fn me(caller: ApiCaller) -> Json<Me> {
+    let c = &caller.credential;
+    Json(Me {
+        credential: CredentialInfo {
+            id: c.id.clone(),
+            name: c.name.clone(),
+            kind: c.kind.as_str(),
+            grants: c.grants.iter().map(str::to_owned).collect(),
+            expires_at: c.expires_at.map(rfc3339),
+            created_at: rfc3339(c.created_at),
+        },
+        org: OrgInfo { slug: c.org_slug.clone(), name: c.org_name.clone() },
+        user: c.owner_user_id.clone().map(|id| UserInfo { id }),
+        is_api_token: true,
+    })
+}

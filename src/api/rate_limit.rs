@@ -1,0 +1,119 @@
+//! Per-credential request limits (GCRA, from the governor crate) and a budget of failed
+//! authentications per client address.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::StateInformationMiddleware;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+type Limiter = RateLimiter<NotKeyed, InMemoryState, DefaultClock, StateInformationMiddleware>;
+
+/// Failed authentications allowed per address per minute.
+pub const FAILED_AUTH_PER_MINUTE: u32 = 30;
+
+/// What the `X-RateLimit-*` headers say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateInfo {
+    pub limit: u32,
+    pub remaining: u32,
+    pub reset_seconds: u64,
+}
+
+pub struct RateLimits {
+    per_credential: Mutex<HashMap<String, (u32, Arc<Limiter>)>>,
+    failures: DefaultKeyedRateLimiter<IpAddr>,
+    clock: DefaultClock,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self {
+            per_credential: Mutex::new(HashMap::new()),
+            failures: RateLimiter::keyed(per_minute(FAILED_AUTH_PER_MINUTE)),
+            clock: DefaultClock::default(),
+        }
+    }
+}
+
+fn per_minute(n: u32) -> Quota {
+    Quota::per_minute(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN))
+}
+
+impl RateLimits {
+    /// One request of a credential: `Ok` with the header values, or `Err(retry_after_seconds)`.
+    pub fn check(&self, credential_id: &str, limit: u32) -> Result<RateInfo, u64> {
+        let limiter = self.limiter(credential_id, limit);
+        match limiter.check() {
+            Ok(snapshot) => {
+                let remaining = snapshot.remaining_burst_capacity();
+                // Each used slot comes back after 60/limit seconds.
+                let reset_seconds =
+                    (u64::from(limit - remaining.min(limit)) * 60).div_ceil(u64::from(limit.max(1)));
+                Ok(RateInfo { limit, remaining, reset_seconds })
+            }
+            Err(not_until) => Err(not_until.wait_time_from(self.clock.now()).as_secs().max(1)),
+        }
+    }
+
+    fn limiter(&self, credential_id: &str, limit: u32) -> Arc<Limiter> {
+        let mut map = self.per_credential.lock().unwrap_or_else(|p| p.into_inner());
+        match map.get(credential_id) {
+            Some((quota, limiter)) if *quota == limit => limiter.clone(),
+            _ => {
+                let limiter = Arc::new(
+                    RateLimiter::direct(per_minute(limit)).with_middleware::<StateInformationMiddleware>(),
+                );
+                map.insert(credential_id.to_owned(), (limit, limiter.clone()));
+                limiter
+            }
+        }
+    }
+
+    /// Counts a failed authentication from `ip`; `Err(retry_after)` once the budget is spent.
+    pub fn failed_attempt(&self, ip: IpAddr) -> Result<(), u64> {
+        self.failures
+            .check_key(&ip)
+            .map_err(|not_until| not_until.wait_time_from(self.clock.now()).as_secs().max(1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remaining_counts_down_and_the_limit_refuses() {
+        let limits = RateLimits::default();
+        let first = limits.check("c1", 3).unwrap();
+        assert_eq!((first.limit, first.remaining), (3, 2));
+        assert_eq!(limits.check("c1", 3).unwrap().remaining, 1);
+        assert_eq!(limits.check("c1", 3).unwrap().remaining, 0);
+        let retry = limits.check("c1", 3).unwrap_err();
+        assert!((1..=20).contains(&retry), "{retry}");
+        assert_eq!(limits.check("c2", 3).unwrap().remaining, 2, "limits are per credential");
+    }
+
+    #[test]
+    fn a_changed_limit_takes_effect() {
+        let limits = RateLimits::default();
+        limits.check("c1", 1).unwrap();
+        assert!(limits.check("c1", 1).is_err());
+        assert_eq!(limits.check("c1", 5).unwrap().remaining, 4);
+    }
+
+    #[test]
+    fn failed_attempts_are_budgeted_per_address() {
+        let limits = RateLimits::default();
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        for _ in 0..FAILED_AUTH_PER_MINUTE {
+            limits.failed_attempt(ip).unwrap();
+        }
+        assert!(limits.failed_attempt(ip).is_err());
+        assert!(limits.failed_attempt("192.0.2.2".parse().unwrap()).is_ok());
+    }
+}

@@ -1,0 +1,219 @@
+//! The hot path: from a presented secret to a verified caller. Shape and checksum are checked
+//! before any lookup; a valid credential seen before costs no database read (the cache is
+//! keyed by secret hash and dropped on revoke, rotate and edit, here at once and on other
+//! instances by the change poller).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+use chrono::NaiveDateTime;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::credentials::{secret, CredentialKind, Grants, Passphrase, Prefixes, SecretHash};
+use crate::db::credentials::{self as repo, CredentialRow};
+use crate::db::{self, DbPool};
+use crate::error::AppError;
+
+/// A credential as the hot path needs it.
+#[derive(Debug)]
+pub struct Known {
+    pub id: String,
+    pub org_id: String,
+    pub org_slug: String,
+    pub org_name: String,
+    pub kind: CredentialKind,
+    pub name: String,
+    pub grants: Grants,
+    pub passphrase_hash: Option<String>,
+    pub active: bool,
+    pub expires_at: Option<NaiveDateTime>,
+    pub revoked_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub owner_user_id: Option<String>,
+    pub rate_limit_per_minute: Option<u32>,
+    /// SHA-256 of the last passphrase that verified, so argon2 runs once, not per request.
+    verified_passphrase: Mutex<Option<[u8; 32]>>,
+}
+
+impl Known {
+    fn from_row(row: CredentialRow, org_slug: String, org_name: String) -> Option<Self> {
+        Some(Self {
+            kind: CredentialKind::from_db(&row.kind)?,
+            grants: Grants::from_stored(&row.grants),
+            rate_limit_per_minute: row.rate_limit_per_minute.and_then(|n| u32::try_from(n).ok()),
+            id: row.id,
+            org_id: row.org_id,
+            org_slug,
+            org_name,
+            name: row.name,
+            passphrase_hash: row.passphrase_hash,
+            active: row.active,
+            expires_at: row.expires_at,
+            revoked_at: row.revoked_at,
+            created_at: row.created_at,
+            owner_user_id: row.owner_user_id,
+            verified_passphrase: Mutex::new(None),
+        })
+    }
+}
+
+/// Why a presented credential was refused; each maps to a stable code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    Malformed,
+    Unknown,
+    Revoked,
+    Expired,
+    Inactive,
+    PassphraseRequired,
+    WrongPassphrase,
+}
+
+impl Rejection {
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Malformed => "malformed_token",
+            Self::Unknown => "unknown_token",
+            Self::Revoked => "revoked",
+            Self::Expired => "expired",
+            Self::Inactive => "inactive",
+            Self::PassphraseRequired => "passphrase_required",
+            Self::WrongPassphrase => "wrong_passphrase",
+        }
+    }
+
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::Malformed => "The credential is malformed.",
+            Self::Unknown => "The credential is not known.",
+            Self::Revoked => "The credential has been revoked.",
+            Self::Expired => "The credential has expired.",
+            Self::Inactive => "The credential is inactive.",
+            Self::PassphraseRequired => "The credential needs its passphrase in X-Tessera-Passphrase.",
+            Self::WrongPassphrase => "The passphrase is wrong.",
+        }
+    }
+
+    /// A known credential was presented: its failed-attempt count goes up.
+    pub fn names_a_credential(self) -> bool {
+        !matches!(self, Self::Malformed | Self::Unknown)
+    }
+}
+
+pub enum Outcome {
+    Valid(Arc<Known>),
+    /// The credential, when one was found, for failed-attempt counting.
+    Refused(Rejection, Option<Arc<Known>>),
+}
+
+#[derive(Default)]
+pub struct Verifier {
+    cache: RwLock<HashMap<SecretHash, Arc<Known>>>,
+}
+
+impl Verifier {
+    pub async fn verify(
+        &self,
+        pool: &DbPool,
+        prefixes: &Prefixes,
+        presented: &str,
+        passphrase: Option<&str>,
+        now: NaiveDateTime,
+    ) -> Result<Outcome, AppError> {
+        let Ok((_, plain)) = secret::parse(presented, prefixes) else {
+            return Ok(Outcome::Refused(Rejection::Malformed, None));
+        };
+        let hash = plain.hash();
+        let known = match self.cached(&hash) {
+            Some(known) => known,
+            None => match self.load(pool, hash).await? {
+                Some(known) => known,
+                None => return Ok(Outcome::Refused(Rejection::Unknown, None)),
+            },
+        };
+        if let Err(rejection) = check_state(&known, now) {
+            return Ok(Outcome::Refused(rejection, Some(known)));
+        }
+        Ok(match check_passphrase(known.clone(), passphrase).await? {
+            Ok(()) => Outcome::Valid(known),
+            Err(rejection) => Outcome::Refused(rejection, Some(known)),
+        })
+    }
+
+    fn cached(&self, hash: &SecretHash) -> Option<Arc<Known>> {
+        self.cache.read().ok()?.get(hash).cloned()
+    }
+
+    async fn load(&self, pool: &DbPool, hash: SecretHash) -> Result<Option<Arc<Known>>, AppError> {
+        let hex = hash.to_hex();
+        let found = db::run(pool, move |conn| Ok(repo::find_by_hash(conn, &hex)?)).await?;
+        let Some(known) = found.and_then(|(row, slug, name)| Known::from_row(row, slug, name)) else {
+            return Ok(None);
+        };
+        let known = Arc::new(known);
+        if let Ok(mut cache) = self.cache.write() {
+            cache.insert(hash, known.clone());
+        }
+        Ok(Some(known))
+    }
+
+    /// Drops the named credentials from the cache: the next use reads the database.
+    pub fn forget(&self, ids: &[String]) {
+        if ids.is_empty() {
+            return;
+        }
+        if let Ok(mut cache) = self.cache.write() {
+            cache.retain(|_, known| !ids.contains(&known.id));
+        }
+    }
+
+    pub fn forget_all(&self) {
+        if let Ok(mut cache) = self.cache.write() {
+            cache.clear();
+        }
+    }
+}
+
+/// Revoked, expired and inactive credentials are refused before anything is counted.
+fn check_state(known: &Known, now: NaiveDateTime) -> Result<(), Rejection> {
+    if known.revoked_at.is_some_and(|at| at <= now) {
+        return Err(Rejection::Revoked);
+    }
+    if known.expires_at.is_some_and(|at| at <= now) {
+        return Err(Rejection::Expired);
+    }
+    if !known.active {
+        return Err(Rejection::Inactive);
+    }
+    Ok(())
+}
+
+/// argon2 runs on the blocking pool, and only until a passphrase has verified once.
+async fn check_passphrase(
+    known: Arc<Known>,
+    presented: Option<&str>,
+) -> Result<Result<(), Rejection>, AppError> {
+    let Some(phc) = known.passphrase_hash.clone() else {
+        return Ok(Ok(()));
+    };
+    let Some(presented) = presented else {
+        return Ok(Err(Rejection::PassphraseRequired));
+    };
+    let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+    let remembered = known.verified_passphrase.lock().ok().and_then(|v| *v);
+    if remembered.is_some_and(|r| bool::from(r.ct_eq(&digest))) {
+        return Ok(Ok(()));
+    }
+    let presented = presented.to_owned();
+    let verified = actix_web::web::block(move || Passphrase::parse(&presented).is_ok_and(|p| p.verify(&phc)))
+        .await
+        .map_err(AppError::internal)?;
+    if !verified {
+        return Ok(Err(Rejection::WrongPassphrase));
+    }
+    if let Ok(mut slot) = known.verified_passphrase.lock() {
+        *slot = Some(digest);
+    }
+    Ok(Ok(()))
+}
