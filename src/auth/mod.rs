@@ -100,19 +100,6 @@ pub struct OrgMember {
 }
 
 impl OrgMember {
-    /// Writes to credentials are for owners and admins; the server says no to everyone else.
-    pub fn require_manage(&self) -> Result<(), AppError> {
-        if self.role.can_manage_credentials() {
-            Ok(())
-        } else {
-            Err(AppError::Forbidden(format!(
-                "Your role in {} ({}) cannot change credentials.",
-                self.org.name,
-                self.role.label()
-            )))
-        }
-    }
-
     pub fn actor(&self) -> Actor {
         self.who.actor()
     }
