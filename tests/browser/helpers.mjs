@@ -3,7 +3,7 @@
 // Nothing here skips: a missing binary or browser is a test failure with a message that says
 // what to do about it.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -84,7 +84,7 @@ function spawnDemo(dir, port) {
     child.stdout.on('data', (chunk) => {
       stdout += chunk;
       const match = stdout.match(/Tessera is running at (http:\/\/\S+?)\/?\s/);
-      if (match) finish(null, { child, baseURL: match[1], logs: () => stderr });
+      if (match) finish(null, { child, baseURL: match[1], databaseUrl, logs: () => stderr });
     });
     child.stderr.on('data', (chunk) => {
       stderr = (stderr + chunk).slice(-20_000);
@@ -98,7 +98,7 @@ function spawnDemo(dir, port) {
 
 /**
  * Start `tessera demo` on a free loopback port with a fresh SQLite database in a fresh temp dir.
- * Returns { baseURL, stop() }.
+ * Returns { baseURL, databaseUrl, stop() }.
  */
 export async function startDemo() {
   assert.ok(
@@ -111,7 +111,7 @@ export async function startDemo() {
   for (let attempt = 0; attempt < 3; attempt += 1) {
     const port = await freePort();
     try {
-      const { child, baseURL, logs } = await spawnDemo(dir, port);
+      const { child, baseURL, databaseUrl, logs } = await spawnDemo(dir, port);
       const stop = async () => {
         if (child.exitCode === null && child.signalCode === null) {
           const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -122,7 +122,7 @@ export async function startDemo() {
         }
         fs.rmSync(dir, { recursive: true, force: true });
       };
-      return { baseURL, stop, logs };
+      return { baseURL, databaseUrl, stop, logs };
     } catch (error) {
       lastError = error;
       if (!/address already in use|Address in use|AddrInUse/i.test(error.stderr || '')) break;
@@ -178,4 +178,11 @@ export function row(page, name) {
 /** Text of the page as a reader sees it. */
 export async function visibleText(page) {
   return page.locator('body').innerText();
+}
+
+/** Runs an operator command of the real binary against the demo's database. */
+export function tesseraCli(databaseUrl, args) {
+  const result = spawnSync(BINARY, args, { env: { ...serverEnv(), TESSERA_DATABASE_URL: databaseUrl }, encoding: 'utf8' });
+  assert.equal(result.status, 0, `tessera ${args.join(' ')} failed: ${result.stderr}`);
+  return result.stdout;
 }
