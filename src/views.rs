@@ -6,7 +6,8 @@ use askama::Template;
 use chrono::NaiveDateTime;
 use chrono_humanize::{Accuracy, HumanTime, Tense};
 
-use crate::auth::{OrgMember, Role};
+use crate::auth::{OrgMember, Role, SignedIn};
+use crate::db::orgs::Org;
 use crate::error::AppError;
 
 pub fn render<T: Template>(page: &T) -> Result<HttpResponse, AppError> {
@@ -52,7 +53,8 @@ pub struct Chrome {
     pub user_email: String,
     pub org_slug: String,
     pub org_name: String,
-    pub role: Role,
+    /// None outside an org (the account pages).
+    pub role: Option<Role>,
     pub csrf_token: String,
     pub orgs: Vec<(String, String)>,
     pub tab: &'static str,
@@ -64,9 +66,24 @@ impl Chrome {
             user_email: member.who.user.email.clone(),
             org_slug: member.org.slug.clone(),
             org_name: member.org.name.clone(),
-            role: member.role,
+            role: Some(member.role),
             csrf_token: member.who.session.csrf_token()?,
             orgs: member.memberships.iter().map(|(org, _)| (org.slug.clone(), org.name.clone())).collect(),
+            tab,
+        })
+    }
+}
+
+impl Chrome {
+    /// The frame of the account pages: the person, their orgs, no current org.
+    pub fn for_account(who: &SignedIn, orgs: &[(Org, Role)], tab: &'static str) -> Result<Self, AppError> {
+        Ok(Self {
+            user_email: who.user.email.clone(),
+            org_slug: String::new(),
+            org_name: "Account".into(),
+            role: None,
+            csrf_token: who.session.csrf_token()?,
+            orgs: orgs.iter().map(|(org, _)| (org.slug.clone(), org.name.clone())).collect(),
             tab,
         })
     }

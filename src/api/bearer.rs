@@ -11,7 +11,8 @@ use futures_util::future::LocalBoxFuture;
 use super::error::ApiError;
 use super::rate_limit::RateInfo;
 use super::verifier::{Known, Outcome};
-use crate::auth::state;
+use crate::auth::{state, RequestMeta};
+use crate::db::audit::Actor;
 
 pub const PASSPHRASE_HEADER: &str = "X-Tessera-Passphrase";
 const MAX_HEADER_CHARS: usize = 512;
@@ -19,6 +20,20 @@ const MAX_HEADER_CHARS: usize = 512;
 /// A caller whose credential is valid now, counted and within its rate limit.
 pub struct ApiCaller {
     pub credential: Arc<Known>,
+    pub request: RequestMeta,
+}
+
+impl ApiCaller {
+    /// The audit actor: the person behind a personal token, acting through it.
+    pub fn actor(&self, email: &str) -> Actor {
+        Actor {
+            user_id: self.credential.owner_user_id.clone(),
+            credential_id: Some(self.credential.id.clone()),
+            label: format!("{email} (personal token “{}”)", self.credential.name),
+            ip: self.request.ip.clone(),
+            user_agent: self.request.user_agent.clone(),
+        }
+    }
 }
 
 fn bearer(req: &HttpRequest) -> Result<Option<String>, ApiError> {
@@ -73,7 +88,7 @@ async fn authenticate(req: HttpRequest) -> Result<ApiCaller, ApiError> {
     let info = state.limits.check(&known.id, limit).map_err(ApiError::rate_limited)?;
     req.extensions_mut().insert(info);
     state.usage.accepted(&known.id, now, &ip.to_string());
-    Ok(ApiCaller { credential: known })
+    Ok(ApiCaller { credential: known, request: RequestMeta::of(&req) })
 }
 
 impl FromRequest for ApiCaller {

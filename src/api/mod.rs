@@ -2,6 +2,7 @@
 
 pub mod bearer;
 pub mod error;
+pub mod manage;
 pub mod me;
 pub mod rate_limit;
 pub mod usage;
@@ -19,7 +20,31 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api")
             .wrap(from_fn(add_rate_headers))
+            .app_data(web::JsonConfig::default().limit(64 * 1024).error_handler(|e, _| {
+                ApiError::bad_request(format!("The JSON body could not be read: {e}")).into()
+            }))
+            .app_data(web::QueryConfig::default().error_handler(|e, _| {
+                ApiError::bad_request(format!("The query could not be read: {e}")).into()
+            }))
+            .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::not_found().into()))
             .service(web::resource("/v1/me").get(me::me))
+            .service(web::resource("/v1/me/tokens").get(manage::my_tokens))
+            .service(web::resource("/v1/me/tokens/{id}").delete(manage::revoke_my_token))
+            .service(
+                web::resource("/v1/orgs/{slug}/tokens").get(manage::list_tokens).post(manage::create_token),
+            )
+            .service(web::resource("/v1/orgs/{slug}/tokens/{id}").delete(manage::revoke_token))
+            .service(web::resource("/v1/orgs/{slug}/tokens/{id}/rotate").post(manage::rotate_token))
+            .service(
+                web::resource("/v1/orgs/{slug}/api-keys").get(manage::list_keys).post(manage::create_key),
+            )
+            .service(
+                web::resource("/v1/orgs/{slug}/api-keys/{id}")
+                    .patch(manage::edit_key)
+                    .delete(manage::revoke_key),
+            )
+            .service(web::resource("/v1/orgs/{slug}/api-keys/{id}/rotate").post(manage::rotate_key))
+            .service(web::resource("/v1/orgs/{slug}/audit").get(manage::audit))
             .default_service(web::to(|| async { Err::<&str, _>(ApiError::not_found()) })),
     );
 }

@@ -10,9 +10,10 @@ use chrono::NaiveDateTime;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::auth::Role;
 use crate::credentials::{secret, CredentialKind, Grants, Passphrase, Prefixes, SecretHash};
 use crate::db::credentials::{self as repo, CredentialRow};
-use crate::db::{self, DbPool};
+use crate::db::{self, orgs, DbPool};
 use crate::error::AppError;
 
 /// A credential as the hot path needs it.
@@ -31,13 +32,20 @@ pub struct Known {
     pub revoked_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub owner_user_id: Option<String>,
+    /// For a personal token: its user's role in the bound org now; None once they left.
+    pub owner_role: Option<Role>,
     pub rate_limit_per_minute: Option<u32>,
     /// SHA-256 of the last passphrase that verified, so argon2 runs once, not per request.
     verified_passphrase: Mutex<Option<[u8; 32]>>,
 }
 
 impl Known {
-    fn from_row(row: CredentialRow, org_slug: String, org_name: String) -> Option<Self> {
+    fn from_row(
+        row: CredentialRow,
+        org_slug: String,
+        org_name: String,
+        owner_role: Option<Role>,
+    ) -> Option<Self> {
         Some(Self {
             kind: CredentialKind::from_db(&row.kind)?,
             grants: Grants::from_stored(&row.grants),
@@ -53,6 +61,7 @@ impl Known {
             revoked_at: row.revoked_at,
             created_at: row.created_at,
             owner_user_id: row.owner_user_id,
+            owner_role,
             verified_passphrase: Mutex::new(None),
         })
     }
@@ -66,6 +75,7 @@ pub enum Rejection {
     Revoked,
     Expired,
     Inactive,
+    NotAMember,
     PassphraseRequired,
     WrongPassphrase,
 }
@@ -78,6 +88,7 @@ impl Rejection {
             Self::Revoked => "revoked",
             Self::Expired => "expired",
             Self::Inactive => "inactive",
+            Self::NotAMember => "not_a_member",
             Self::PassphraseRequired => "passphrase_required",
             Self::WrongPassphrase => "wrong_passphrase",
         }
@@ -90,6 +101,7 @@ impl Rejection {
             Self::Revoked => "The credential has been revoked.",
             Self::Expired => "The credential has expired.",
             Self::Inactive => "The credential is inactive.",
+            Self::NotAMember => "The token's user is no longer a member of its organization.",
             Self::PassphraseRequired => "The credential needs its passphrase in X-Tessera-Passphrase.",
             Self::WrongPassphrase => "The passphrase is wrong.",
         }
@@ -147,8 +159,19 @@ impl Verifier {
 
     async fn load(&self, pool: &DbPool, hash: SecretHash) -> Result<Option<Arc<Known>>, AppError> {
         let hex = hash.to_hex();
-        let found = db::run(pool, move |conn| Ok(repo::find_by_hash(conn, &hex)?)).await?;
-        let Some(known) = found.and_then(|(row, slug, name)| Known::from_row(row, slug, name)) else {
+        let found = db::run(pool, move |conn| {
+            let Some((row, slug, name)) = repo::find_by_hash(conn, &hex)? else {
+                return Ok(None);
+            };
+            let role = match &row.owner_user_id {
+                Some(user_id) => orgs::role_in(conn, &row.org_id, user_id)?,
+                None => None,
+            };
+            Ok(Some((row, slug, name, role)))
+        })
+        .await?;
+        let Some(known) = found.and_then(|(row, slug, name, role)| Known::from_row(row, slug, name, role))
+        else {
             return Ok(None);
         };
         let known = Arc::new(known);
@@ -185,6 +208,9 @@ fn check_state(known: &Known, now: NaiveDateTime) -> Result<(), Rejection> {
     }
     if !known.active {
         return Err(Rejection::Inactive);
+    }
+    if known.kind == CredentialKind::PersonalToken && known.owner_role.is_none() {
+        return Err(Rejection::NotAMember);
     }
     Ok(())
 }

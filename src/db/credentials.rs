@@ -510,3 +510,19 @@ pub fn changed_since(conn: &mut DbConnection, since: NaiveDateTime) -> QueryResu
     }
     Ok(ids)
 }
+
+/// A person's personal access tokens in every org, newest first, with each org's slug and name.
+pub fn personal_tokens_of(
+    conn: &mut DbConnection,
+    user_id: &str,
+) -> QueryResult<Vec<(CredentialRow, String, String)>> {
+    use super::schema::organizations as o;
+    c::table
+        .inner_join(o::table)
+        .filter(c::kind.eq(CredentialKind::PersonalToken.as_str()))
+        .filter(c::owner_user_id.eq(user_id))
+        .order((c::created_at.desc(), c::id.desc()))
+        .limit(500)
+        .select((CredentialRow::as_select(), o::slug, o::name))
+        .load(conn)
+}

@@ -50,6 +50,10 @@ pub fn find_org_by_slug(conn: &mut DbConnection, slug: &str) -> QueryResult<Opti
     organizations::table.filter(organizations::slug.eq(slug)).select(Org::as_select()).first(conn).optional()
 }
 
+pub fn find_org_by_id(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Org>> {
+    organizations::table.find(id).select(Org::as_select()).first(conn).optional()
+}
+
 pub fn insert_org(conn: &mut DbConnection, org: &Org) -> QueryResult<()> {
     diesel::insert_into(organizations::table).values(org).execute(conn).map(drop)
 }

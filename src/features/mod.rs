@@ -1,5 +1,6 @@
 //! The console's features, each in its own folder, and the route table.
 
+pub mod account;
 pub mod assets;
 pub mod credentials;
 pub mod forms;
@@ -19,6 +20,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/sign-in").get(dev_login::sign_in_page))
         .service(web::resource("/auth/dev").post(dev_login::dev_sign_in))
         .service(web::resource("/sign-out").post(dev_login::sign_out))
+        .service(
+            web::resource("/account/tokens").get(account::handlers::page).post(account::handlers::create),
+        )
+        .service(web::resource("/account/tokens/{id}/revoke").post(account::handlers::revoke))
         .service(web::resource("/orgs/{slug}/settings/{tab}").get(creds::page).post(creds::create))
         .service(web::resource("/orgs/{slug}/settings/{tab}/{id}/revoke").post(creds::revoke))
         .service(web::resource("/orgs/{slug}/settings/{tab}/{id}/rotate").post(creds::rotate))

@@ -5,6 +5,7 @@ mod api_keys;
 mod bearer;
 mod helpers;
 mod operator;
+mod personal;
 mod rotation;
 mod schema;
 mod security;

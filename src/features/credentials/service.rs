@@ -43,7 +43,11 @@ impl Acting {
         kind == CredentialKind::ApiKey && !self.org.api_access
     }
 
+    /// Anyone in the org may mint a personal token for themselves: it acts with their own role.
     pub fn require_mint(&self, kind: CredentialKind) -> Result<(), AppError> {
+        if kind == CredentialKind::PersonalToken {
+            return Ok(());
+        }
         self.require_manage()?;
         if self.gate_closed(kind) {
             return Err(AppError::Forbidden(API_ACCESS_DISABLED.into()));

@@ -1,0 +1,507 @@
+//! Managing credentials with a personal access token. Every rule comes from the same service
+//! and form parsing as the console; this module only reads JSON and writes JSON.
+
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+use serde::{Deserialize, Serialize};
+
+use super::bearer::ApiCaller;
+use super::error::ApiError;
+use super::me::rfc3339;
+use crate::auth::Role;
+use crate::credentials::{CredentialKind, Status};
+use crate::db::credentials::{self as repo, CredentialRow, RevokeOutcome};
+use crate::db::{self, orgs};
+use crate::features::credentials::forms::{CreateForm, EditForm, Grace};
+use crate::features::credentials::listing::ListParams;
+use crate::features::credentials::service::{self, Acting, Refusal, Rotated};
+use crate::features::credentials::tab::{Tab, API_KEYS, TOKENS};
+use crate::features::forms::FormErrors;
+use crate::startup::AppState;
+
+/// The caller as someone acting in the org of the path: only a personal access token can be,
+/// and only in the org it is bound to.
+async fn acting(state: &AppState, caller: &ApiCaller, slug: &str) -> Result<Acting, ApiError> {
+    let c = &caller.credential;
+    if c.kind != CredentialKind::PersonalToken {
+        return Err(ApiError::insufficient_scope(
+            "personal_token_required",
+            "Managing credentials needs a personal access token.",
+        ));
+    }
+    if c.org_slug != slug {
+        return Err(ApiError::insufficient_scope(
+            "wrong_org",
+            "This personal token is bound to another organization.",
+        ));
+    }
+    let (org_id, user_id) = (c.org_id.clone(), c.owner_user_id.clone().unwrap_or_default());
+    let (org, user) = db::run(&state.pool, move |conn| {
+        let org = orgs::find_org_by_id(conn, &org_id)?.ok_or(crate::error::AppError::NotFound)?;
+        let user = orgs::find_user(conn, &user_id)?.ok_or(crate::error::AppError::NotFound)?;
+        Ok((org, user))
+    })
+    .await?;
+    let role = c
+        .owner_role
+        .ok_or_else(|| ApiError::invalid("not_a_member", "The token's user left the organization."))?;
+    Ok(Acting { org, role, actor: caller.actor(&user.email), user_id: user.id })
+}
+
+fn tab_of(kind: CredentialKind) -> Tab {
+    if kind == CredentialKind::ApiKey {
+        API_KEYS
+    } else {
+        TOKENS
+    }
+}
+
+#[derive(Serialize)]
+pub struct CredentialJson {
+    pub id: String,
+    pub kind: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub display_prefix: String,
+    pub grants: Vec<String>,
+    pub status: &'static str,
+    pub active: bool,
+    pub passphrase: bool,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    pub revoked_at: Option<String>,
+    pub rotated_from: Option<String>,
+    pub last_used_at: Option<String>,
+    pub last_used_ip: Option<String>,
+    pub usage_count: i64,
+}
+
+impl CredentialJson {
+    fn of(row: CredentialRow, now: chrono::NaiveDateTime) -> Self {
+        Self {
+            status: match Status::of(row.revoked_at, row.expires_at, row.active, now) {
+                Status::Active => "active",
+                Status::ExpiringSoon => "expiring_soon",
+                Status::Inactive => "inactive",
+                Status::Expired => "expired",
+                Status::Revoked => "revoked",
+            },
+            grants: row.grants.split_whitespace().map(str::to_owned).collect(),
+            passphrase: row.passphrase_hash.is_some(),
+            created_at: rfc3339(row.created_at),
+            expires_at: row.expires_at.map(rfc3339),
+            revoked_at: row.revoked_at.map(rfc3339),
+            last_used_at: row.last_used_at.map(rfc3339),
+            id: row.id,
+            kind: row.kind,
+            name: row.name,
+            description: row.description,
+            display_prefix: row.display_prefix,
+            active: row.active,
+            rotated_from: row.rotated_from,
+            last_used_ip: row.last_used_ip,
+            usage_count: row.usage_count,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: i64,
+    pub page: i64,
+    pub per_page: i64,
+}
+
+async fn list(
+    state: &AppState,
+    acting: &Acting,
+    kind: CredentialKind,
+    params: ListParams,
+) -> Result<HttpResponse, ApiError> {
+    let now = state.clock.now();
+    let org_id = acting.org.id.clone();
+    let page = params.page();
+    let (rows, total) = db::run(&state.pool, move |conn| {
+        let search = params.search();
+        let query = repo::ListQuery {
+            org_id: &org_id,
+            kind,
+            filter: params.filter(),
+            search: (!search.is_empty()).then_some(search.as_str()),
+            page,
+        };
+        Ok(repo::list(conn, &query, now)?)
+    })
+    .await?;
+    let items = rows.into_iter().map(|row| CredentialJson::of(row, now)).collect();
+    Ok(HttpResponse::Ok().json(Page { items, total, page: page + 1, per_page: repo::PAGE_SIZE }))
+}
+
+/// A create request; the same fields and rules as the console's form.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRequest {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    #[serde(default)]
+    pub permissions: Vec<String>,
+    #[serde(default)]
+    pub passphrase: String,
+    /// `never`, a number of days, or `custom` with `expires_on`; the tab's default when absent.
+    pub expiry: Option<String>,
+    #[serde(default)]
+    pub expires_on: String,
+    #[serde(default = "yes")]
+    pub active: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Serialize)]
+pub struct Minted {
+    pub id: String,
+    pub name: String,
+    pub kind: &'static str,
+    /// Shown in this response only.
+    pub secret: String,
+}
+
+fn unprocessable(errors: &FormErrors) -> ApiError {
+    let message = errors.messages().collect::<Vec<_>>().join(" ");
+    ApiError::unprocessable("invalid", message)
+}
+
+fn refused(refusal: Refusal) -> ApiError {
+    let code = if refusal.field == "name" { "name_taken" } else { "cap_reached" };
+    ApiError::unprocessable(code, refusal.message)
+}
+
+fn minted(
+    id: String,
+    name: String,
+    kind: CredentialKind,
+    secret: &crate::credentials::PlainSecret,
+) -> HttpResponse {
+    HttpResponse::Created().insert_header((header::CACHE_CONTROL, "no-store")).json(Minted {
+        id,
+        name,
+        kind: kind.as_str(),
+        secret: secret.expose().to_owned(),
+    })
+}
+
+async fn create(
+    state: &AppState,
+    acting: &Acting,
+    kind: CredentialKind,
+    body: CreateRequest,
+) -> Result<HttpResponse, ApiError> {
+    let tab = tab_of(kind);
+    acting.require_mint(kind)?;
+    let form = CreateForm {
+        csrf_token: String::new(),
+        name: body.name,
+        description: body.description,
+        scopes: body.scopes,
+        permissions: body.permissions,
+        passphrase: body.passphrase,
+        expiry: body.expiry.unwrap_or_else(|| tab.default_expiry.to_owned()),
+        expires_on: body.expires_on,
+        active: body.active.then(|| "on".to_owned()),
+    };
+    let valid = form
+        .parse(tab, &state.settings.catalog, state.clock.now(), acting.org.max_lifetime_days())
+        .map_err(|e| unprocessable(&e))?;
+    match service::create(state, acting, kind, valid).await? {
+        Ok(m) => Ok(minted(m.id, m.name, kind, &m.secret)),
+        Err(refusal) => Err(refused(refusal)),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotateRequest {
+    /// `now`, `1h`, `24h` or `7d`.
+    pub grace: String,
+}
+
+async fn rotate(
+    state: &AppState,
+    acting: &Acting,
+    kind: CredentialKind,
+    id: &str,
+    body: RotateRequest,
+) -> Result<HttpResponse, ApiError> {
+    let grace = Grace::parse(&body.grace)
+        .ok_or_else(|| ApiError::bad_request("grace must be now, 1h, 24h or 7d."))?;
+    match service::rotate(state, acting, kind, id, grace).await? {
+        Rotated::Done { name, id, secret, .. } => Ok(minted(id, name, kind, &secret)),
+        Rotated::Refused(why) => Err(ApiError::conflict("not_rotatable", why)),
+        Rotated::NotFound => Err(ApiError::not_found()),
+    }
+}
+
+#[derive(Serialize)]
+pub struct Revoked {
+    pub id: String,
+    pub revoked: bool,
+    pub already_revoked: bool,
+}
+
+fn revoked(id: &str, outcome: RevokeOutcome) -> Result<HttpResponse, ApiError> {
+    let already = match outcome {
+        RevokeOutcome::NotFound => return Err(ApiError::not_found()),
+        RevokeOutcome::AlreadyRevoked => true,
+        RevokeOutcome::Revoked { .. } => false,
+    };
+    Ok(HttpResponse::Ok().json(Revoked { id: id.to_owned(), revoked: true, already_revoked: already }))
+}
+
+/// An API key edit; absent fields keep their value. The secret never changes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EditRequest {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub permissions: Option<Vec<String>>,
+    pub expiry: Option<String>,
+    #[serde(default)]
+    pub expires_on: String,
+    pub active: Option<bool>,
+}
+
+type OrgPath = web::Path<String>;
+type ItemPath = web::Path<(String, String)>;
+
+pub async fn list_tokens(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: OrgPath,
+    params: web::Query<ListParams>,
+) -> Result<HttpResponse, ApiError> {
+    let acting = acting(&state, &caller, &path).await?;
+    list(&state, &acting, CredentialKind::AccessToken, params.into_inner()).await
+}
+
+pub async fn list_keys(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: OrgPath,
+    params: web::Query<ListParams>,
+) -> Result<HttpResponse, ApiError> {
+    let acting = acting(&state, &caller, &path).await?;
+    list(&state, &acting, CredentialKind::ApiKey, params.into_inner()).await
+}
+
+pub async fn create_token(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: OrgPath,
+    body: web::Json<CreateRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let acting = acting(&state, &caller, &path).await?;
+    create(&state, &acting, CredentialKind::AccessToken, body.into_inner()).await
+}
+
+pub async fn create_key(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: OrgPath,
+    body: web::Json<CreateRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let acting = acting(&state, &caller, &path).await?;
+    create(&state, &acting, CredentialKind::ApiKey, body.into_inner()).await
+}
+
+pub async fn rotate_token(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: ItemPath,
+    body: web::Json<RotateRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let acting = acting(&state, &caller, &path.0).await?;
+    rotate(&state, &acting, CredentialKind::AccessToken, &path.1, body.into_inner()).await
+}
+
+pub async fn rotate_key(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: ItemPath,
+    body: web::Json<RotateRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let acting = acting(&state, &caller, &path.0).await?;
+    rotate(&state, &acting, CredentialKind::ApiKey, &path.1, body.into_inner()).await
+}
+
+pub async fn revoke_token(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: ItemPath,
+) -> Result<HttpResponse, ApiError> {
+    let acting = acting(&state, &caller, &path.0).await?;
+    revoked(&path.1, service::revoke(&state, &acting, CredentialKind::AccessToken, &path.1).await?)
+}
+
+pub async fn revoke_key(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: ItemPath,
+) -> Result<HttpResponse, ApiError> {
+    let acting = acting(&state, &caller, &path.0).await?;
+    revoked(&path.1, service::revoke(&state, &acting, CredentialKind::ApiKey, &path.1).await?)
+}
+
+pub async fn edit_key(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: ItemPath,
+    body: web::Json<EditRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let acting = acting(&state, &caller, &path.0).await?;
+    acting.require_manage()?;
+    let kind = CredentialKind::ApiKey;
+    let row = service::find(&state, &acting, kind, &path.1).await?;
+    let body = body.into_inner();
+    let form = EditForm {
+        csrf_token: String::new(),
+        name: body.name.unwrap_or_else(|| row.name.clone()),
+        description: body.description.unwrap_or_else(|| row.description.clone().unwrap_or_default()),
+        permissions: body
+            .permissions
+            .unwrap_or_else(|| row.grants.split_whitespace().map(str::to_owned).collect()),
+        expiry: body.expiry.unwrap_or_else(|| "keep".to_owned()),
+        expires_on: body.expires_on,
+        active: body.active.unwrap_or(row.active).then(|| "on".to_owned()),
+    };
+    let now = state.clock.now();
+    let valid = form
+        .parse(&state.settings.catalog, row.expires_at, now, acting.org.max_lifetime_days())
+        .map_err(|e| unprocessable(&e))?;
+    service::edit(&state, &acting, kind, &row.id, valid).await?.map_err(refused)?;
+    let after = service::find(&state, &acting, kind, &row.id).await?;
+    Ok(HttpResponse::Ok().json(CredentialJson::of(after, now)))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AuditParams {
+    pub limit: Option<i64>,
+}
+
+#[derive(Serialize)]
+pub struct AuditJson {
+    pub id: String,
+    pub occurred_at: String,
+    pub actor: String,
+    pub actor_user_id: Option<String>,
+    pub actor_credential_id: Option<String>,
+    pub action: String,
+    pub target_type: Option<String>,
+    pub target_id: Option<String>,
+    pub target: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub details: serde_json::Value,
+}
+
+pub async fn audit(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: OrgPath,
+    params: web::Query<AuditParams>,
+) -> Result<HttpResponse, ApiError> {
+    let acting = acting(&state, &caller, &path).await?;
+    if !matches!(acting.role, Role::Owner | Role::Admin | Role::Auditor) {
+        return Err(ApiError::insufficient_scope(
+            "forbidden",
+            "Reading the audit log needs the owner, admin or auditor role.",
+        ));
+    }
+    let limit = params.limit.unwrap_or(100).clamp(1, 500);
+    let org_id = acting.org.id.clone();
+    let entries =
+        db::run(&state.pool, move |conn| Ok(crate::db::audit::for_org(conn, &org_id, limit)?)).await?;
+    let items: Vec<AuditJson> = entries
+        .into_iter()
+        .map(|e| AuditJson {
+            occurred_at: rfc3339(e.occurred_at),
+            details: serde_json::from_str(&e.details).unwrap_or_default(),
+            id: e.id,
+            actor: e.actor_label,
+            actor_user_id: e.actor_user_id,
+            actor_credential_id: e.actor_credential_id,
+            action: e.action,
+            target_type: e.target_type,
+            target_id: e.target_id,
+            target: e.target_label,
+            ip: e.ip,
+            user_agent: e.user_agent,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
+}
+
+/// A personal token's own user's personal tokens, in every org.
+pub async fn my_tokens(state: web::Data<AppState>, caller: ApiCaller) -> Result<HttpResponse, ApiError> {
+    let user_id = own_user(&caller)?;
+    let now = state.clock.now();
+    let rows = db::run(&state.pool, move |conn| Ok(repo::personal_tokens_of(conn, &user_id)?)).await?;
+    let items: Vec<serde_json::Value> = rows
+        .into_iter()
+        .map(|(row, slug, _)| {
+            let mut item = serde_json::to_value(CredentialJson::of(row, now)).unwrap_or_default();
+            item["org"] = serde_json::Value::from(slug);
+            item
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
+}
+
+pub async fn revoke_my_token(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let user_id = own_user(&caller)?;
+    let id = path.into_inner();
+    let owned = {
+        let (user_id, id) = (user_id.clone(), id.clone());
+        db::run(&state.pool, move |conn| {
+            Ok(repo::personal_tokens_of(conn, &user_id)?.into_iter().find(|(row, _, _)| row.id == id))
+        })
+        .await?
+    };
+    let Some((row, _, _)) = owned else {
+        return Err(ApiError::not_found());
+    };
+    let acting = acting_for_own(&state, &caller, &row.org_id).await?;
+    let outcome = service::revoke_unchecked(&state, &acting, CredentialKind::PersonalToken, &row.id).await?;
+    revoked(&id, outcome)
+}
+
+fn own_user(caller: &ApiCaller) -> Result<String, ApiError> {
+    match (&caller.credential.kind, &caller.credential.owner_user_id) {
+        (CredentialKind::PersonalToken, Some(user_id)) => Ok(user_id.clone()),
+        _ => Err(ApiError::insufficient_scope(
+            "personal_token_required",
+            "This needs a personal access token.",
+        )),
+    }
+}
+
+/// Revoking one's own token in another org one may have left: the org is the token's.
+async fn acting_for_own(state: &AppState, caller: &ApiCaller, org_id: &str) -> Result<Acting, ApiError> {
+    let (org_id, user_id) = (org_id.to_owned(), own_user(caller)?);
+    let (org, user) = db::run(&state.pool, move |conn| {
+        let org = orgs::find_org_by_id(conn, &org_id)?.ok_or(crate::error::AppError::NotFound)?;
+        let user = orgs::find_user(conn, &user_id)?.ok_or(crate::error::AppError::NotFound)?;
+        Ok((org, user))
+    })
+    .await?;
+    Ok(Acting { org, role: Role::Member, actor: caller.actor(&user.email), user_id: user.id })
+}

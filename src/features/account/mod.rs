@@ -1,0 +1,3 @@
+//! Account → Tokens: a person's own personal access tokens.
+
+pub mod handlers;
