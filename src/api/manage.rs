@@ -277,96 +277,71 @@ pub struct EditRequest {
 }
 
 type OrgPath = web::Path<String>;
-type ItemPath = web::Path<(String, String)>;
+type CollectionPath = web::Path<(String, String)>;
+type ItemPath = web::Path<(String, String, String)>;
 
-pub async fn list_tokens(
+/// `tokens` or `api-keys`, the same collections as the console's tabs.
+fn collection(segment: &str) -> Result<CredentialKind, ApiError> {
+    Tab::from_segment(segment).map(|tab| tab.kind).ok_or_else(ApiError::not_found)
+}
+
+pub async fn list_credentials(
     state: web::Data<AppState>,
     caller: ApiCaller,
-    path: OrgPath,
+    path: CollectionPath,
     params: web::Query<ListParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let acting = acting(&state, &caller, &path).await?;
-    list(&state, &acting, CredentialKind::AccessToken, params.into_inner()).await
+    let kind = collection(&path.1)?;
+    let acting = acting(&state, &caller, &path.0).await?;
+    list(&state, &acting, kind, params.into_inner()).await
 }
 
-pub async fn list_keys(
+pub async fn create_credential(
     state: web::Data<AppState>,
     caller: ApiCaller,
-    path: OrgPath,
-    params: web::Query<ListParams>,
-) -> Result<HttpResponse, ApiError> {
-    let acting = acting(&state, &caller, &path).await?;
-    list(&state, &acting, CredentialKind::ApiKey, params.into_inner()).await
-}
-
-pub async fn create_token(
-    state: web::Data<AppState>,
-    caller: ApiCaller,
-    path: OrgPath,
+    path: CollectionPath,
     body: web::Json<CreateRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let acting = acting(&state, &caller, &path).await?;
-    create(&state, &acting, CredentialKind::AccessToken, body.into_inner()).await
+    let kind = collection(&path.1)?;
+    let acting = acting(&state, &caller, &path.0).await?;
+    create(&state, &acting, kind, body.into_inner()).await
 }
 
-pub async fn create_key(
-    state: web::Data<AppState>,
-    caller: ApiCaller,
-    path: OrgPath,
-    body: web::Json<CreateRequest>,
-) -> Result<HttpResponse, ApiError> {
-    let acting = acting(&state, &caller, &path).await?;
-    create(&state, &acting, CredentialKind::ApiKey, body.into_inner()).await
-}
-
-pub async fn rotate_token(
+pub async fn rotate_credential(
     state: web::Data<AppState>,
     caller: ApiCaller,
     path: ItemPath,
     body: web::Json<RotateRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    let kind = collection(&path.1)?;
     let acting = acting(&state, &caller, &path.0).await?;
-    rotate(&state, &acting, CredentialKind::AccessToken, &path.1, body.into_inner()).await
+    rotate(&state, &acting, kind, &path.2, body.into_inner()).await
 }
 
-pub async fn rotate_key(
-    state: web::Data<AppState>,
-    caller: ApiCaller,
-    path: ItemPath,
-    body: web::Json<RotateRequest>,
-) -> Result<HttpResponse, ApiError> {
-    let acting = acting(&state, &caller, &path.0).await?;
-    rotate(&state, &acting, CredentialKind::ApiKey, &path.1, body.into_inner()).await
-}
-
-pub async fn revoke_token(
+pub async fn revoke_credential(
     state: web::Data<AppState>,
     caller: ApiCaller,
     path: ItemPath,
 ) -> Result<HttpResponse, ApiError> {
+    let kind = collection(&path.1)?;
     let acting = acting(&state, &caller, &path.0).await?;
-    revoked(&path.1, service::revoke(&state, &acting, CredentialKind::AccessToken, &path.1).await?)
+    revoked(&path.2, service::revoke(&state, &acting, kind, &path.2).await?)
 }
 
-pub async fn revoke_key(
-    state: web::Data<AppState>,
-    caller: ApiCaller,
-    path: ItemPath,
-) -> Result<HttpResponse, ApiError> {
-    let acting = acting(&state, &caller, &path.0).await?;
-    revoked(&path.1, service::revoke(&state, &acting, CredentialKind::ApiKey, &path.1).await?)
-}
-
+/// Only API keys are edited; a token's grants are fixed at creation.
 pub async fn edit_key(
     state: web::Data<AppState>,
     caller: ApiCaller,
     path: ItemPath,
     body: web::Json<EditRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    let kind = collection(&path.1)?;
+    if kind != CredentialKind::ApiKey {
+        return Err(ApiError::not_found());
+    }
     let acting = acting(&state, &caller, &path.0).await?;
     acting.require_manage()?;
-    let kind = CredentialKind::ApiKey;
-    let row = service::find(&state, &acting, kind, &path.1).await?;
+    let row = service::find(&state, &acting, kind, &path.2).await?;
     let body = body.into_inner();
     let form = EditForm {
         csrf_token: String::new(),

@@ -30,21 +30,21 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(web::resource("/v1/me").get(me::me))
             .service(web::resource("/v1/me/tokens").get(manage::my_tokens))
             .service(web::resource("/v1/me/tokens/{id}").delete(manage::revoke_my_token))
-            .service(
-                web::resource("/v1/orgs/{slug}/tokens").get(manage::list_tokens).post(manage::create_token),
-            )
-            .service(web::resource("/v1/orgs/{slug}/tokens/{id}").delete(manage::revoke_token))
-            .service(web::resource("/v1/orgs/{slug}/tokens/{id}/rotate").post(manage::rotate_token))
-            .service(
-                web::resource("/v1/orgs/{slug}/api-keys").get(manage::list_keys).post(manage::create_key),
-            )
-            .service(
-                web::resource("/v1/orgs/{slug}/api-keys/{id}")
-                    .patch(manage::edit_key)
-                    .delete(manage::revoke_key),
-            )
-            .service(web::resource("/v1/orgs/{slug}/api-keys/{id}/rotate").post(manage::rotate_key))
+            // Before `{collection}`, which would otherwise match `audit`.
             .service(web::resource("/v1/orgs/{slug}/audit").get(manage::audit))
+            .service(
+                web::resource("/v1/orgs/{slug}/{collection}")
+                    .get(manage::list_credentials)
+                    .post(manage::create_credential),
+            )
+            .service(
+                web::resource("/v1/orgs/{slug}/{collection}/{id}")
+                    .patch(manage::edit_key)
+                    .delete(manage::revoke_credential),
+            )
+            .service(
+                web::resource("/v1/orgs/{slug}/{collection}/{id}/rotate").post(manage::rotate_credential),
+            )
             .default_service(web::to(|| async { Err::<&str, _>(ApiError::not_found()) })),
     );
 }
