@@ -154,8 +154,8 @@ export async function signIn(page, baseURL, email) {
   await page.locator('.topbar .email', { hasText: email }).waitFor();
 }
 
-/** Open "Generate token", fill the name, tick the scopes and submit; returns the shown secret. */
-export async function generateToken(page, name, scopes) {
+/** Open "Generate token", fill the name, tick the scopes (and pick an expiry) and submit; returns the shown secret. */
+export async function generateToken(page, name, scopes, { expiry } = {}) {
   const generate = page.locator('details.card.generate');
   await generate.locator('summary', { hasText: 'Generate token' }).click();
   const form = generate.locator('form');
@@ -163,6 +163,7 @@ export async function generateToken(page, name, scopes) {
   for (const scope of scopes) {
     await form.locator(`input[name="scopes"][value="${scope}"]`).check();
   }
+  if (expiry) await form.locator('select[name="expiry"]').selectOption(expiry);
   await form.getByRole('button', { name: 'Generate token', exact: true }).click();
   const reveal = page.locator('.callout.reveal');
   await reveal.waitFor();

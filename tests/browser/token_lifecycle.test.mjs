@@ -39,7 +39,7 @@ describe('access token lifecycle', () => {
       await signIn(page, server.baseURL, 'alice@example.com');
       const name = 'Browser lifecycle token';
 
-      const { reveal, secret } = await generateToken(page, name, ['modify_env']);
+      const { reveal, secret } = await generateToken(page, name, ['modify_env'], { expiry: '90' });
       assert.equal(new URL(page.url()).pathname, TOKENS_PATH, 'htmx keeps the tokens URL');
       assert.match(await reveal.innerText(), new RegExp(REVEAL_TEXT.replace(/\./g, '\\.')));
       assert.match(secret, SECRET_SHAPE);
@@ -63,6 +63,15 @@ describe('access token lifecycle', () => {
         fs.mkdirSync(path.dirname(file), { recursive: true });
         await page.screenshot({ path: file, fullPage: true });
       }
+
+      // Navigating away and coming Back does not bring the secret back (no back/forward cache copy).
+      await page.locator('nav.tabs a', { hasText: 'API keys' }).click();
+      await page.waitForURL(/\/settings\/api-keys$/);
+      await page.goBack();
+      await page.waitForURL(`${server.baseURL}${TOKENS_PATH}`);
+      await row(page, name).waitFor();
+      assert.ok(!(await page.content()).includes(secret), 'the secret is not shown after Back');
+      assert.equal(await page.locator('.callout.reveal').count(), 0, 'no reveal callout after Back');
 
       // A reload never shows the secret again: not in the served HTML, not in the DOM.
       const reloaded = await page.reload();
