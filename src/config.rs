@@ -52,6 +52,15 @@ pub enum Command {
     /// Operator commands for organizations
     #[command(subcommand)]
     Org(OrgCommand),
+    /// Operator commands for platform resource servers (introspection callers)
+    #[command(subcommand, name = "resource-server")]
+    ResourceServer(ResourceServerCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ResourceServerCommand {
+    /// Create one and print its secret once
+    Create { name: String },
 }
 
 #[derive(Debug, Subcommand)]

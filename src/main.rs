@@ -4,7 +4,7 @@ use std::sync::Arc;
 use clap::Parser;
 
 use tessera::clock::SystemClock;
-use tessera::config::{load_catalog, Cli, Command, Mode, OnOff, OrgCommand, Settings};
+use tessera::config::{load_catalog, Cli, Command, Mode, OnOff, OrgCommand, ResourceServerCommand, Settings};
 use tessera::startup::Application;
 use tessera::{db, operator, seed, telemetry};
 
@@ -49,6 +49,14 @@ fn run(cli: Cli) -> Result<(), String> {
                 }
             }?;
             println!("{done}");
+            Ok(())
+        }
+        Command::ResourceServer(ResourceServerCommand::Create { name }) => {
+            let catalog = load_catalog(cli.global.catalog.as_ref())?;
+            let database = tessera::config::DatabaseUrl::parse(&cli.global.database_url)?;
+            let pool = db::connect(&database)?;
+            db::migrate(&pool)?;
+            println!("{}", operator::create_resource_server(&pool, &SystemClock, &catalog.prefixes, name)?);
             Ok(())
         }
         Command::Serve(args) => serve(Settings::from_args(&cli.global, args, Mode::Serve)?, false),

@@ -177,6 +177,50 @@ pub fn set_api_access(pool: &DbPool, clock: &dyn Clock, slug: &str, on: bool) ->
     })
 }
 
+/// Makes a platform resource server credential, which may introspect any org's credentials.
+/// Its secret is printed once, here, and stored only as a hash.
+pub fn create_resource_server(
+    pool: &DbPool,
+    clock: &dyn Clock,
+    prefixes: &crate::credentials::Prefixes,
+    name: &str,
+) -> Result<String, String> {
+    use crate::db::resource_servers::{self, ResourceServer};
+    let name =
+        crate::credentials::CredentialName::parse(name).map_err(|e| format!("resource server name: {e}"))?;
+    let now = clock.now();
+    let plain = crate::credentials::secret::generate_prefixed(&prefixes.resource_server);
+    let server = ResourceServer {
+        id: new_id(),
+        name: name.as_str().to_owned(),
+        secret_hash: plain.hash().to_hex(),
+        display_prefix: plain.display_prefix(prefixes.resource_server.len()),
+        created_at: now,
+        revoked_at: None,
+    };
+    transaction(pool, |conn| {
+        if resource_servers::find_by_name(conn, &server.name).map_err(|e| e.to_string())?.is_some() {
+            return Err(format!("a resource server named {:?} already exists", server.name));
+        }
+        resource_servers::insert(conn, &server).map_err(|e| e.to_string())?;
+        let event = AuditEvent {
+            org_id: None,
+            action: "resource_server.create",
+            target_type: Some("resource_server"),
+            target_id: Some(&server.id),
+            target_label: Some(&server.name),
+            details: serde_json::json!({ "display_prefix": server.display_prefix }),
+        };
+        audit::record(conn, &operator(), event, now).map_err(|e| e.to_string())?;
+        Ok(())
+    })?;
+    Ok(format!(
+        "Created resource server {:?}. Its secret, shown only now:\n{}\nIt may call POST /api/v1/introspect for any organization.",
+        server.name,
+        plain.expose()
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,6 +13,7 @@ use actix_web::middleware::DefaultHeaders;
 use actix_web::{web, App, HttpResponse, HttpServer};
 use tracing_actix_web::TracingLogger;
 
+use crate::api::introspect::ResourceServers;
 use crate::api::rate_limit::RateLimits;
 use crate::api::usage::UsageRecorder;
 use crate::api::verifier::Verifier;
@@ -32,6 +33,7 @@ pub struct AppState {
     pub verifier: Verifier,
     pub usage: UsageRecorder,
     pub limits: RateLimits,
+    pub servers: ResourceServers,
 }
 
 /// Usage reaches the database at most this far apart.
@@ -66,6 +68,7 @@ impl Application {
             verifier: Verifier::default(),
             usage: UsageRecorder::default(),
             limits: RateLimits::default(),
+            servers: ResourceServers::default(),
         });
         let server = run(listener, state.clone())?;
         Ok(Self { port, server, state })

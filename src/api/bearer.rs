@@ -36,7 +36,7 @@ impl ApiCaller {
     }
 }
 
-fn bearer(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+pub(crate) fn bearer(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     let Some(value) = req.headers().get(header::AUTHORIZATION) else {
         return Ok(None);
     };
@@ -58,7 +58,7 @@ fn passphrase(req: &HttpRequest) -> Option<String> {
         .map(str::to_owned)
 }
 
-async fn authenticate(req: HttpRequest) -> Result<ApiCaller, ApiError> {
+pub(crate) async fn authenticate(req: HttpRequest) -> Result<ApiCaller, ApiError> {
     let state = state(&req).map_err(ApiError::from)?;
     let ip = req.peer_addr().map(|a| a.ip()).unwrap_or(IpAddr::from([0, 0, 0, 0]));
     let refuse = |error: ApiError| match state.limits.failed_attempt(ip) {

@@ -2,6 +2,7 @@
 
 pub mod bearer;
 pub mod error;
+pub mod introspect;
 pub mod manage;
 pub mod me;
 pub mod rate_limit;
@@ -27,7 +28,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 ApiError::bad_request(format!("The query could not be read: {e}")).into()
             }))
             .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::not_found().into()))
+            .app_data(web::FormConfig::default().limit(16 * 1024).error_handler(|e, _| {
+                ApiError::bad_request(format!("The form could not be read: {e}")).into()
+            }))
             .service(web::resource("/v1/me").get(me::me))
+            .service(web::resource("/v1/introspect").post(introspect::introspect))
             .service(web::resource("/v1/me/tokens").get(manage::my_tokens))
             .service(web::resource("/v1/me/tokens/{id}").delete(manage::revoke_my_token))
             // Before `{collection}`, which would otherwise match `audit`.

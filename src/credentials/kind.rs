@@ -39,11 +39,23 @@ pub struct Prefixes {
     pub access_token: String,
     pub api_key: String,
     pub personal_token: String,
+    /// Platform resource servers (introspection callers), made by the CLI.
+    #[serde(default = "default_resource_server_prefix")]
+    pub resource_server: String,
+}
+
+fn default_resource_server_prefix() -> String {
+    "tsr_rs_".into()
 }
 
 impl Default for Prefixes {
     fn default() -> Self {
-        Self { access_token: "tsr_at_".into(), api_key: "tsr_ak_".into(), personal_token: "tsr_pat_".into() }
+        Self {
+            access_token: "tsr_at_".into(),
+            api_key: "tsr_ak_".into(),
+            personal_token: "tsr_pat_".into(),
+            resource_server: default_resource_server_prefix(),
+        }
     }
 }
 
@@ -60,20 +72,28 @@ impl Prefixes {
         CredentialKind::ALL.into_iter().find(|&k| presented.starts_with(self.get(k)))
     }
 
+    fn all(&self) -> [(&str, &'static str); 4] {
+        [
+            (&self.access_token, "access token"),
+            (&self.api_key, "API key"),
+            (&self.personal_token, "personal access token"),
+            (&self.resource_server, "resource server"),
+        ]
+    }
+
     pub fn check(&self) -> Result<(), String> {
-        for a in CredentialKind::ALL {
-            let pa = self.get(a);
+        let all = self.all();
+        for (i, (pa, label)) in all.iter().enumerate() {
             let well_formed =
                 (2..=16).contains(&pa.len()) && pa.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
             if !well_formed {
                 return Err(format!(
-                    "prefix {pa:?} for {} must be 2-16 characters of letters, digits or '_'",
-                    a.label()
+                    "prefix {pa:?} for {label} must be 2-16 characters of letters, digits or '_'"
                 ));
             }
-            for b in CredentialKind::ALL {
-                if a != b && self.get(b).starts_with(pa) {
-                    return Err(format!("prefix {pa:?} is a prefix of {:?}", self.get(b)));
+            for (j, (pb, _)) in all.iter().enumerate() {
+                if i != j && pb.starts_with(pa) {
+                    return Err(format!("prefix {pa:?} is a prefix of {pb:?}"));
                 }
             }
         }

@@ -82,8 +82,12 @@ pub enum SecretFormatError {
 
 /// Mints a new secret of `kind` from the operating system's CSPRNG.
 pub fn generate(kind: CredentialKind, prefixes: &Prefixes) -> PlainSecret {
+    generate_prefixed(prefixes.get(kind))
+}
+
+/// Mints a secret with any prefix (resource servers have one of their own).
+pub fn generate_prefixed(prefix: &str) -> PlainSecret {
     let mut os_rng = OsRng.unwrap_err();
-    let prefix = prefixes.get(kind);
     let mut body = String::with_capacity(prefix.len() + RANDOM_LEN + CHECKSUM_LEN);
     body.push_str(prefix);
     body.extend(Alphanumeric.sample_iter(&mut os_rng).take(RANDOM_LEN).map(char::from));
@@ -98,7 +102,15 @@ pub fn parse(
     prefixes: &Prefixes,
 ) -> Result<(CredentialKind, PlainSecret), SecretFormatError> {
     let kind = prefixes.kind_of(presented).ok_or(SecretFormatError::UnknownPrefix)?;
-    let prefix_len = prefixes.get(kind).len();
+    parse_prefixed(presented, prefixes.get(kind)).map(|plain| (kind, plain))
+}
+
+/// Reads a presented secret that must carry `prefix`: shape, then checksum. No I/O.
+pub fn parse_prefixed(presented: &str, prefix: &str) -> Result<PlainSecret, SecretFormatError> {
+    let prefix_len = prefix.len();
+    if !presented.starts_with(prefix) {
+        return Err(SecretFormatError::UnknownPrefix);
+    }
     let rest = &presented[prefix_len..];
     if rest.len() != RANDOM_LEN + CHECKSUM_LEN || !rest.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return Err(SecretFormatError::BadShape);
@@ -107,7 +119,7 @@ pub fn parse(
     if checksum(signed) != sum {
         return Err(SecretFormatError::BadChecksum);
     }
-    Ok((kind, PlainSecret(presented.to_owned())))
+    Ok(PlainSecret(presented.to_owned()))
 }
 
 fn checksum(signed: &str) -> String {

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod credentials;
 pub mod orgs;
+pub mod resource_servers;
 pub mod schema;
 pub mod usage;
 

@@ -78,6 +78,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    resource_servers (id) {
+        id -> Text,
+        name -> Text,
+        secret_hash -> Text,
+        display_prefix -> Text,
+        created_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     audit_log (id) {
         id -> Text,
         occurred_at -> Timestamp,
@@ -108,5 +119,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     credentials,
     credential_usage_daily,
     credential_addresses,
+    resource_servers,
     audit_log,
 );

@@ -4,6 +4,7 @@
 mod api_keys;
 mod bearer;
 mod helpers;
+mod introspection;
 mod operator;
 mod personal;
 mod rotation;

@@ -1,0 +1,228 @@
+//! RFC 7662 token introspection for the platform's API servers. Callers are an API key with the
+//! `introspect` permission (its own org only) or a resource server credential (any org).
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use futures_util::future::LocalBoxFuture;
+use serde::{Deserialize, Serialize};
+
+use super::bearer::{authenticate, bearer};
+use super::error::ApiError;
+use super::rate_limit::RateInfo;
+use super::verifier::{Outcome, Rejection};
+use crate::auth::state;
+use crate::credentials::{secret, CredentialKind, SecretHash};
+use crate::db::resource_servers::{self, ResourceServer};
+use crate::db::{self, DbPool};
+use crate::error::AppError;
+use crate::startup::AppState;
+
+pub const INTROSPECT_PERMISSION: &str = "introspect";
+
+/// Whose credentials a caller may introspect.
+pub enum Introspector {
+    AnyOrg,
+    Org(String),
+}
+
+/// Resource servers by secret hash; there are few, and they introspect often.
+#[derive(Default)]
+pub struct ResourceServers(RwLock<HashMap<SecretHash, Arc<ResourceServer>>>);
+
+impl ResourceServers {
+    async fn find(&self, pool: &DbPool, hash: SecretHash) -> Result<Option<Arc<ResourceServer>>, AppError> {
+        if let Some(found) = self.0.read().ok().and_then(|m| m.get(&hash).cloned()) {
+            return Ok(Some(found));
+        }
+        let hex = hash.to_hex();
+        let Some(found) = db::run(pool, move |conn| Ok(resource_servers::find_by_hash(conn, &hex)?)).await?
+        else {
+            return Ok(None);
+        };
+        let found = Arc::new(found);
+        if let Ok(mut cache) = self.0.write() {
+            cache.insert(hash, found.clone());
+        }
+        Ok(Some(found))
+    }
+}
+
+async fn introspector(req: HttpRequest) -> Result<Introspector, ApiError> {
+    let state = state(&req).map_err(ApiError::from)?;
+    let server_prefix = &state.settings.catalog.prefixes.resource_server;
+    if let Some(presented) = bearer(&req)?.filter(|t| t.starts_with(server_prefix.as_str())) {
+        let invalid = || ApiError::invalid("unknown_token", "The credential is not known.");
+        let plain = secret::parse_prefixed(&presented, server_prefix).map_err(|_| invalid())?;
+        let server = state.servers.find(&state.pool, plain.hash()).await?.ok_or_else(invalid)?;
+        if server.revoked_at.is_some_and(|at| at <= state.clock.now()) {
+            return Err(ApiError::invalid("revoked", "The credential has been revoked."));
+        }
+        return Ok(Introspector::AnyOrg);
+    }
+    let caller = authenticate(req).await?;
+    let c = &caller.credential;
+    if c.kind == CredentialKind::ApiKey && c.grants.contains(INTROSPECT_PERMISSION) {
+        Ok(Introspector::Org(c.org_id.clone()))
+    } else {
+        Err(ApiError::insufficient_scope(
+            "introspect_permission_required",
+            "Introspection needs an API key with the introspect permission or a resource server credential.",
+        ))
+    }
+}
+
+impl FromRequest for Introspector {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        Box::pin(introspector(req.clone()))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct IntrospectForm {
+    pub token: Option<String>,
+    #[serde(default)]
+    pub token_type_hint: Option<String>,
+    pub passphrase: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Introspection {
+    pub active: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub org: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ratelimit: Option<RateLimitJson>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RateLimitJson {
+    pub limit: u32,
+    pub remaining: u32,
+    pub reset: u64,
+}
+
+impl From<RateInfo> for RateLimitJson {
+    fn from(info: RateInfo) -> Self {
+        Self { limit: info.limit, remaining: info.remaining, reset: info.reset_seconds }
+    }
+}
+
+fn inactive(reason: &'static str) -> Introspection {
+    Introspection {
+        active: false,
+        reason: Some(reason),
+        token_type: None,
+        scope: None,
+        org: None,
+        sub: None,
+        name: None,
+        exp: None,
+        iat: None,
+        client_id: None,
+        ratelimit: None,
+    }
+}
+
+fn reason(rejection: Rejection) -> &'static str {
+    match rejection {
+        Rejection::Unknown => "not_found",
+        other => other.code(),
+    }
+}
+
+/// `POST /api/v1/introspect`: is this credential active now, and what may it do?
+pub async fn introspect(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: Introspector,
+    form: web::Form<IntrospectForm>,
+) -> Result<HttpResponse, ApiError> {
+    let form = form.into_inner();
+    let token = form
+        .token
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| ApiError::bad_request("The form field `token` is required."))?;
+    let answer = answer(&req, &state, &caller, &token, form.passphrase.as_deref()).await?;
+    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(answer))
+}
+
+async fn answer(
+    req: &HttpRequest,
+    state: &AppState,
+    caller: &Introspector,
+    token: &str,
+    passphrase: Option<&str>,
+) -> Result<Introspection, ApiError> {
+    let now = state.clock.now();
+    let prefixes = &state.settings.catalog.prefixes;
+    let outcome = state.verifier.verify(&state.pool, prefixes, token, passphrase, now).await?;
+    let in_scope = |org_id: &str| match caller {
+        Introspector::AnyOrg => true,
+        Introspector::Org(own) => own == org_id,
+    };
+    let known = match outcome {
+        // Another org's credential reads as unknown, valid or not.
+        Outcome::Refused(_, Some(known)) | Outcome::Valid(known) if !in_scope(&known.org_id) => {
+            return Ok(inactive("not_found"));
+        }
+        Outcome::Refused(rejection, known) => {
+            if let Some(known) = known {
+                state.usage.failed(&known.id, now);
+            }
+            return Ok(inactive(reason(rejection)));
+        }
+        Outcome::Valid(known) => known,
+    };
+    // An introspection is a use of the introspected credential: limited and counted as one.
+    let limit = known.rate_limit_per_minute.unwrap_or_else(|| state.settings.default_rate_limit());
+    let ip = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+    let info = match state.limits.check(&known.id, limit) {
+        Ok(info) => info,
+        Err(retry_after) => {
+            let mut answer = inactive("rate_limited");
+            answer.ratelimit = Some(RateLimitJson { limit, remaining: 0, reset: retry_after });
+            return Ok(answer);
+        }
+    };
+    state.usage.accepted(&known.id, now, &ip);
+    let scope = match (known.kind, known.owner_role) {
+        (CredentialKind::PersonalToken, Some(role)) => format!("role:{}", role.as_str()),
+        _ => known.grants.iter().collect::<Vec<_>>().join(" "),
+    };
+    Ok(Introspection {
+        active: true,
+        reason: None,
+        token_type: Some(known.kind.as_str()),
+        scope: Some(scope),
+        org: Some(known.org_slug.clone()),
+        sub: Some(known.owner_user_id.clone().unwrap_or_else(|| known.id.clone())),
+        name: Some(known.name.clone()),
+        exp: known.expires_at.map(|at| at.and_utc().timestamp()),
+        iat: Some(known.created_at.and_utc().timestamp()),
+        client_id: Some(known.id.clone()),
+        ratelimit: Some(info.into()),
+    })
+}
