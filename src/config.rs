@@ -115,6 +115,10 @@ pub struct ServerArgs {
     /// Default requests per minute per credential
     #[arg(long, env = "TESSERA_RATE_LIMIT_PER_MINUTE", default_value_t = 600)]
     pub rate_limit_per_minute: u32,
+    /// Serve GET /api/v1/bench/baseline?bytes=N, an unauthenticated JSON body of N bytes that
+    /// benchmarks compare the authenticated path against. Off unless asked for.
+    #[arg(long, hide = true)]
+    pub bench_baseline: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -220,6 +224,7 @@ pub struct Settings {
     pub catalog: Arc<Catalog>,
     pub dev_login: bool,
     pub rate_limit_per_minute: u32,
+    pub bench_baseline: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -273,6 +278,7 @@ impl Settings {
             catalog: Arc::new(load_catalog(global.catalog.as_ref())?),
             dev_login,
             rate_limit_per_minute: args.rate_limit_per_minute,
+            bench_baseline: args.bench_baseline,
         })
     }
 

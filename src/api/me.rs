@@ -54,3 +54,25 @@ pub async fn me(caller: ApiCaller) -> Json<Me> {
         is_api_token: true,
     })
 }
+
+#[derive(serde::Deserialize)]
+pub struct BaselineParams {
+    pub bytes: Option<usize>,
+}
+
+/// The benchmarks' baseline: the same stack and a JSON body of the asked size, no credential.
+/// Only routed when the server was started with `--bench-baseline`.
+pub async fn baseline(
+    state: actix_web::web::Data<crate::startup::AppState>,
+    params: actix_web::web::Query<BaselineParams>,
+) -> actix_web::HttpResponse {
+    if !state.settings.bench_baseline {
+        return actix_web::HttpResponse::NotFound()
+            .json(serde_json::json!({ "error": "Not found.", "code": "not_found" }));
+    }
+    const FRAME: usize = r#"{"pad":""}"#.len();
+    let pad = params.bytes.unwrap_or(256).clamp(FRAME, 64 * 1024) - FRAME;
+    actix_web::HttpResponse::Ok()
+        .content_type("application/json")
+        .body(format!(r#"{{"pad":"{}"}}"#, "x".repeat(pad)))
+}

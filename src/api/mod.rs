@@ -32,6 +32,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 ApiError::bad_request(format!("The form could not be read: {e}")).into()
             }))
             .service(web::resource("/v1/me").get(me::me))
+            .service(web::resource("/v1/bench/baseline").get(me::baseline))
             .service(web::resource("/v1/introspect").post(introspect::introspect))
             .service(web::resource("/v1/me/tokens").get(manage::my_tokens))
             .service(web::resource("/v1/me/tokens/{id}").delete(manage::revoke_my_token))

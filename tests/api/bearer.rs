@@ -329,3 +329,19 @@ async fn another_instance_sees_a_revocation_within_a_second() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn the_benchmark_baseline_answers_the_asked_size() {
+    let app = spawn_app().await;
+    let body = app
+        .api()
+        .get(app.url("/api/v1/bench/baseline?bytes=321"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(body.len(), 321);
+    assert!(serde_json::from_slice::<serde_json::Value>(&body).is_ok());
+}

@@ -401,6 +401,7 @@ impl TestApp {
             catalog: self.catalog.clone(),
             dev_login: true,
             rate_limit_per_minute: 600,
+            bench_baseline: true,
         };
         let app = Application::build_with_pool(
             settings,
