@@ -75,6 +75,7 @@ pub async fn spawn_app_with(catalog: Catalog) -> TestApp {
         catalog: catalog.clone(),
         dev_login: true,
         rate_limit_per_minute: 600,
+        bench_baseline: true,
     };
     let clock = Arc::new(ManualClock::starting_at(test_now()));
     let database_url = match &settings.database {
@@ -401,6 +402,7 @@ impl TestApp {
             catalog: self.catalog.clone(),
             dev_login: true,
             rate_limit_per_minute: 600,
+            bench_baseline: true,
             bench_baseline: true,
         };
         let app = Application::build_with_pool(
