@@ -403,7 +403,6 @@ impl TestApp {
             dev_login: true,
             rate_limit_per_minute: 600,
             bench_baseline: true,
-            bench_baseline: true,
         };
         let app = Application::build_with_pool(
             settings,
