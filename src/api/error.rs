@@ -18,10 +18,12 @@ pub struct ApiError {
     pub retry_after: Option<u64>,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    error: &'a str,
-    code: &'a str,
+/// Every error of `/api/*`: a sentence for people and a stable code for programs.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub struct Body<'a> {
+    pub error: &'a str,
+    pub code: &'a str,
 }
 
 impl ApiError {

@@ -9,9 +9,11 @@ use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use futures_util::future::LocalBoxFuture;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::bearer::{authenticate, bearer};
 use super::error::ApiError;
+use super::openapi::{BadRequest, Forbidden, RateLimited, Unauthorized};
 use super::rate_limit::RateInfo;
 use super::verifier::{Outcome, Rejection};
 use crate::auth::state;
@@ -84,17 +86,24 @@ impl FromRequest for Introspector {
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// An RFC 7662 introspection request.
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct IntrospectForm {
+    /// The secret to check.
+    #[schema(value_type = String, min_length = 1)]
     pub token: Option<String>,
     #[serde(default)]
     pub token_type_hint: Option<String>,
+    /// The passphrase of a credential that has one.
     pub passphrase: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+/// RFC 7662 §2.2; an inactive answer carries only `active` and `reason`.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Introspection {
     pub active: bool,
+    /// Why an inactive credential is inactive: `not_found`, `malformed_token`, `revoked`, `expired`,
+    /// `inactive`, `passphrase_required`, `wrong_passphrase`, `not_a_member` or `rate_limited`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -117,7 +126,7 @@ pub struct Introspection {
     pub ratelimit: Option<RateLimitJson>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct RateLimitJson {
     pub limit: u32,
     pub remaining: u32,
@@ -153,7 +162,21 @@ fn reason(rejection: Rejection) -> &'static str {
     }
 }
 
-/// `POST /api/v1/introspect`: is this credential active now, and what may it do?
+/// RFC 7662 introspection: is this credential active now, and what may it do? For resource
+/// server credentials (any org) and API keys with the `introspect` permission (their own org).
+#[utoipa::path(
+    post,
+    path = "/api/v1/introspect",
+    tag = "introspection",
+    request_body(content = IntrospectForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "The answer, active or not.", body = Introspection, headers(("Cache-Control" = String, description = "`no-store`"))),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 429, response = RateLimited),
+    ),
+)]
 pub async fn introspect(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -4,10 +4,14 @@
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::bearer::ApiCaller;
 use super::error::ApiError;
 use super::me::rfc3339;
+use super::openapi::{
+    BadRequest, Collection, Conflict, Forbidden, NotFound, RateLimited, Unauthorized, Unprocessable,
+};
 use crate::auth::Role;
 use crate::credentials::{CredentialKind, Status};
 use crate::db::credentials::{self as repo, CredentialRow, RevokeOutcome};
@@ -56,36 +60,58 @@ fn tab_of(kind: CredentialKind) -> Tab {
     }
 }
 
-#[derive(Serialize)]
+/// A credential as the API shows it; never its secret.
+#[derive(Serialize, ToSchema)]
 pub struct CredentialJson {
     pub id: String,
+    /// `access_token`, `api_key` or `personal_token`.
     pub kind: String,
     pub name: String,
     pub description: Option<String>,
     pub display_prefix: String,
+    /// Scopes of a token, permissions of an API key.
     pub grants: Vec<String>,
-    pub status: &'static str,
+    pub status: StatusJson,
     pub active: bool,
+    /// Whether requests must also send `X-Tessera-Passphrase`.
     pub passphrase: bool,
     pub created_at: String,
     pub expires_at: Option<String>,
     pub revoked_at: Option<String>,
+    /// The id of the credential this one replaced by rotation.
     pub rotated_from: Option<String>,
     pub last_used_at: Option<String>,
     pub last_used_ip: Option<String>,
     pub usage_count: i64,
 }
 
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusJson {
+    Active,
+    /// Active, and expiring within 14 days.
+    ExpiringSoon,
+    Inactive,
+    Expired,
+    Revoked,
+}
+
+impl From<Status> for StatusJson {
+    fn from(status: Status) -> Self {
+        match status {
+            Status::Active => Self::Active,
+            Status::ExpiringSoon => Self::ExpiringSoon,
+            Status::Inactive => Self::Inactive,
+            Status::Expired => Self::Expired,
+            Status::Revoked => Self::Revoked,
+        }
+    }
+}
+
 impl CredentialJson {
     fn of(row: CredentialRow, now: chrono::NaiveDateTime) -> Self {
         Self {
-            status: match Status::of(row.revoked_at, row.expires_at, row.active, now) {
-                Status::Active => "active",
-                Status::ExpiringSoon => "expiring_soon",
-                Status::Inactive => "inactive",
-                Status::Expired => "expired",
-                Status::Revoked => "revoked",
-            },
+            status: Status::of(row.revoked_at, row.expires_at, row.active, now).into(),
             grants: row.grants.split_whitespace().map(str::to_owned).collect(),
             passphrase: row.passphrase_hash.is_some(),
             created_at: rfc3339(row.created_at),
@@ -105,9 +131,10 @@ impl CredentialJson {
     }
 }
 
-#[derive(Serialize)]
-pub struct Page<T> {
-    pub items: Vec<T>,
+/// One page of a credential list, 50 to a page.
+#[derive(Serialize, ToSchema)]
+pub struct CredentialPage {
+    pub items: Vec<CredentialJson>,
     pub total: i64,
     pub page: i64,
     pub per_page: i64,
@@ -135,24 +162,32 @@ async fn list(
     })
     .await?;
     let items = rows.into_iter().map(|row| CredentialJson::of(row, now)).collect();
-    Ok(HttpResponse::Ok().json(Page { items, total, page: page + 1, per_page: repo::PAGE_SIZE }))
+    Ok(HttpResponse::Ok().json(CredentialPage { items, total, page: page + 1, per_page: repo::PAGE_SIZE }))
 }
 
 /// A create request; the same fields and rules as the console's form.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRequest {
+    #[schema(min_length = 3, max_length = 255, example = "CI deploy")]
     pub name: String,
+    /// API keys only.
     #[serde(default)]
+    #[schema(max_length = 1000)]
     pub description: String,
+    /// Access tokens: scopes from the catalog.
     #[serde(default)]
+    #[schema(example = json!(["read"]))]
     pub scopes: Vec<String>,
+    /// API keys: permissions from the catalog.
     #[serde(default)]
     pub permissions: Vec<String>,
     #[serde(default)]
     pub passphrase: String,
     /// `never`, a number of days, or `custom` with `expires_on`; the tab's default when absent.
+    #[schema(pattern = "^(never|custom|[1-9][0-9]{0,3})$", example = "90")]
     pub expiry: Option<String>,
+    /// `YYYY-MM-DD`, with `expiry` `custom`.
     #[serde(default)]
     pub expires_on: String,
     #[serde(default = "yes")]
@@ -163,7 +198,8 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Serialize)]
+/// A credential just minted, with its secret.
+#[derive(Serialize, ToSchema)]
 pub struct Minted {
     pub id: String,
     pub name: String,
@@ -224,10 +260,11 @@ async fn create(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RotateRequest {
-    /// `now`, `1h`, `24h` or `7d`.
+    /// How long the old secret keeps working: `now`, `1h`, `24h` or `7d`.
+    #[schema(pattern = "^(now|1h|24h|7d)$", example = "24h")]
     pub grace: String,
 }
 
@@ -247,7 +284,7 @@ async fn rotate(
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct Revoked {
     pub id: String,
     pub revoked: bool,
@@ -264,12 +301,16 @@ fn revoked(id: &str, outcome: RevokeOutcome) -> Result<HttpResponse, ApiError> {
 }
 
 /// An API key edit; absent fields keep their value. The secret never changes.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EditRequest {
+    #[schema(min_length = 3, max_length = 255)]
     pub name: Option<String>,
+    #[schema(max_length = 1000)]
     pub description: Option<String>,
     pub permissions: Option<Vec<String>>,
+    /// `keep` (the default), `never`, a number of days, or `custom` with `expires_on`.
+    #[schema(pattern = "^(keep|never|custom|[1-9][0-9]{0,3})$")]
     pub expiry: Option<String>,
     #[serde(default)]
     pub expires_on: String,
@@ -285,6 +326,27 @@ fn collection(segment: &str) -> Result<CredentialKind, ApiError> {
     Tab::from_segment(segment).map(|tab| tab.kind).ok_or_else(ApiError::not_found)
 }
 
+/// List a collection of the token's org, newest first, 50 to a page.
+#[utoipa::path(
+    get,
+    path = "/api/v1/orgs/{slug}/{collection}",
+    tag = "credentials",
+    params(
+        ("slug" = String, Path, description = "The org the personal token is bound to."),
+        ("collection" = Collection, Path),
+        ("status" = Option<String>, Query, description = "`active`, `expired`, `revoked` or `all` (default)."),
+        ("q" = Option<String>, Query, description = "Search by name or display prefix."),
+        ("page" = Option<i64>, Query, description = "1-based page number."),
+    ),
+    responses(
+        (status = 200, description = "One page of the list.", body = CredentialPage),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 429, response = RateLimited),
+    ),
+)]
 pub async fn list_credentials(
     state: web::Data<AppState>,
     caller: ApiCaller,
@@ -296,6 +358,26 @@ pub async fn list_credentials(
     list(&state, &acting, kind, params.into_inner()).await
 }
 
+/// Create a credential; its secret is in this response only.
+#[utoipa::path(
+    post,
+    path = "/api/v1/orgs/{slug}/{collection}",
+    tag = "credentials",
+    params(
+        ("slug" = String, Path, description = "The org the personal token is bound to."),
+        ("collection" = Collection, Path),
+    ),
+    request_body = CreateRequest,
+    responses(
+        (status = 201, description = "Minted; the secret is shown here only.", body = Minted, headers(("Cache-Control" = String, description = "`no-store`"))),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 422, response = Unprocessable),
+        (status = 429, response = RateLimited),
+    ),
+)]
 pub async fn create_credential(
     state: web::Data<AppState>,
     caller: ApiCaller,
@@ -307,6 +389,28 @@ pub async fn create_credential(
     create(&state, &acting, kind, body.into_inner()).await
 }
 
+/// Replace a credential by a new one with the same name and grants; the old secret stops
+/// working now or after the grace period.
+#[utoipa::path(
+    post,
+    path = "/api/v1/orgs/{slug}/{collection}/{id}/rotate",
+    tag = "credentials",
+    params(
+        ("slug" = String, Path, description = "The org the personal token is bound to."),
+        ("collection" = Collection, Path),
+        ("id" = String, Path, description = "The credential's id."),
+    ),
+    request_body = RotateRequest,
+    responses(
+        (status = 201, description = "Minted; the secret is shown here only.", body = Minted, headers(("Cache-Control" = String, description = "`no-store`"))),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 429, response = RateLimited),
+    ),
+)]
 pub async fn rotate_credential(
     state: web::Data<AppState>,
     caller: ApiCaller,
@@ -318,6 +422,24 @@ pub async fn rotate_credential(
     rotate(&state, &acting, kind, &path.2, body.into_inner()).await
 }
 
+/// Revoke a credential at once; revoking twice is not an error.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/orgs/{slug}/{collection}/{id}",
+    tag = "credentials",
+    params(
+        ("slug" = String, Path, description = "The org the personal token is bound to."),
+        ("collection" = Collection, Path),
+        ("id" = String, Path, description = "The credential's id."),
+    ),
+    responses(
+        (status = 200, description = "Revoked, now or before.", body = Revoked),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 429, response = RateLimited),
+    ),
+)]
 pub async fn revoke_credential(
     state: web::Data<AppState>,
     caller: ApiCaller,
@@ -328,7 +450,28 @@ pub async fn revoke_credential(
     revoked(&path.2, service::revoke(&state, &acting, kind, &path.2).await?)
 }
 
-/// Only API keys are edited; a token's grants are fixed at creation.
+/// Edit an API key (only API keys: a token's grants are fixed at creation, so `tokens` gives
+/// 404).
+#[utoipa::path(
+    patch,
+    path = "/api/v1/orgs/{slug}/{collection}/{id}",
+    tag = "credentials",
+    params(
+        ("slug" = String, Path, description = "The org the personal token is bound to."),
+        ("collection" = Collection, Path),
+        ("id" = String, Path, description = "The credential's id."),
+    ),
+    request_body = EditRequest,
+    responses(
+        (status = 200, description = "The key after the edit.", body = CredentialJson),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 422, response = Unprocessable),
+        (status = 429, response = RateLimited),
+    ),
+)]
 pub async fn edit_key(
     state: web::Data<AppState>,
     caller: ApiCaller,
@@ -368,7 +511,8 @@ pub struct AuditParams {
     pub limit: Option<i64>,
 }
 
-#[derive(Serialize)]
+/// One audit log entry.
+#[derive(Serialize, ToSchema)]
 pub struct AuditJson {
     pub id: String,
     pub occurred_at: String,
@@ -381,9 +525,46 @@ pub struct AuditJson {
     pub target: Option<String>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    #[schema(value_type = Object)]
     pub details: serde_json::Value,
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct AuditPage {
+    pub items: Vec<AuditJson>,
+}
+
+/// A personal token of the caller's user, with the org it is bound to.
+#[derive(Serialize, ToSchema)]
+pub struct PersonalTokenJson {
+    #[serde(flatten)]
+    pub credential: CredentialJson,
+    pub org: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PersonalTokenList {
+    pub items: Vec<PersonalTokenJson>,
+}
+
+/// The org's audit log, newest first (owner, admin and auditor).
+#[utoipa::path(
+    get,
+    path = "/api/v1/orgs/{slug}/audit",
+    tag = "audit",
+    params(
+        ("slug" = String, Path, description = "The org the personal token is bound to."),
+        ("limit" = Option<i64>, Query, description = "Entries to return, 1 to 500 (default 100)."),
+    ),
+    responses(
+        (status = 200, description = "Entries, newest first.", body = AuditPage),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 429, response = RateLimited),
+    ),
+)]
 pub async fn audit(
     state: web::Data<AppState>,
     caller: ApiCaller,
@@ -418,25 +599,46 @@ pub async fn audit(
             user_agent: e.user_agent,
         })
         .collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
+    Ok(HttpResponse::Ok().json(AuditPage { items }))
 }
 
-/// A personal token's own user's personal tokens, in every org.
+/// The caller's user's personal tokens, in every org (personal tokens only).
+#[utoipa::path(
+    get,
+    path = "/api/v1/me/tokens",
+    tag = "personal tokens",
+    responses(
+        (status = 200, description = "Every personal token of the user.", body = PersonalTokenList),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 429, response = RateLimited),
+    ),
+)]
 pub async fn my_tokens(state: web::Data<AppState>, caller: ApiCaller) -> Result<HttpResponse, ApiError> {
     let user_id = own_user(&caller)?;
     let now = state.clock.now();
     let rows = db::run(&state.pool, move |conn| Ok(repo::personal_tokens_of(conn, &user_id)?)).await?;
-    let items: Vec<serde_json::Value> = rows
+    let items = rows
         .into_iter()
-        .map(|(row, slug, _)| {
-            let mut item = serde_json::to_value(CredentialJson::of(row, now)).unwrap_or_default();
-            item["org"] = serde_json::Value::from(slug);
-            item
-        })
+        .map(|(row, org, _)| PersonalTokenJson { credential: CredentialJson::of(row, now), org })
         .collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
+    Ok(HttpResponse::Ok().json(PersonalTokenList { items }))
 }
 
+/// Revoke one of the caller's user's personal tokens, in any org.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/me/tokens/{id}",
+    tag = "personal tokens",
+    params(("id" = String, Path, description = "The personal token's id.")),
+    responses(
+        (status = 200, description = "Revoked, now or before.", body = Revoked),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 429, response = RateLimited),
+    ),
+)]
 pub async fn revoke_my_token(
     state: web::Data<AppState>,
     caller: ApiCaller,

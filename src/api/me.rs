@@ -1,10 +1,12 @@
 use actix_web::web::Json;
 use chrono::NaiveDateTime;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::bearer::ApiCaller;
+use super::openapi::{RateLimited, Unauthorized};
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct Me {
     pub credential: CredentialInfo,
     pub org: OrgInfo,
@@ -12,7 +14,7 @@ pub struct Me {
     pub is_api_token: bool,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct CredentialInfo {
     pub id: String,
     pub name: String,
@@ -22,13 +24,13 @@ pub struct CredentialInfo {
     pub created_at: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct OrgInfo {
     pub slug: String,
     pub name: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct UserInfo {
     pub id: String,
 }
@@ -37,7 +39,17 @@ pub fn rfc3339(at: NaiveDateTime) -> String {
     at.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-/// `GET /api/v1/me`: which credential is calling, for any valid credential.
+/// Which credential is calling, and for which org; any valid credential may ask.
+#[utoipa::path(
+    get,
+    path = "/api/v1/me",
+    tag = "me",
+    responses(
+        (status = 200, description = "The calling credential.", body = Me),
+        (status = 401, response = Unauthorized),
+        (status = 429, response = RateLimited),
+    ),
+)]
 pub async fn me(caller: ApiCaller) -> Json<Me> {
     let c = &caller.credential;
     Json(Me {

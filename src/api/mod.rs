@@ -5,6 +5,7 @@ pub mod error;
 pub mod introspect;
 pub mod manage;
 pub mod me;
+pub mod openapi;
 pub mod rate_limit;
 pub mod usage;
 pub mod verifier;
@@ -31,6 +32,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .app_data(web::FormConfig::default().limit(16 * 1024).error_handler(|e, _| {
                 ApiError::bad_request(format!("The form could not be read: {e}")).into()
             }))
+            .service(web::resource("/v1/openapi.json").get(openapi::openapi_document))
             .service(web::resource("/v1/me").get(me::me))
             .service(web::resource("/v1/bench/baseline").get(me::baseline))
             .service(web::resource("/v1/introspect").post(introspect::introspect))

@@ -57,12 +57,12 @@ function serverEnv() {
   return env;
 }
 
-function spawnDemo(dir, port) {
+function spawnDemo(dir, port, extraEnv) {
   return new Promise((resolve, reject) => {
     const databaseUrl = `sqlite://${path.join(dir, 'demo.db')}`;
     const child = spawn(BINARY, ['demo', '--bind', `127.0.0.1:${port}`, '--database-url', databaseUrl], {
       cwd: dir,
-      env: serverEnv(),
+      env: { ...serverEnv(), ...extraEnv },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -98,9 +98,9 @@ function spawnDemo(dir, port) {
 
 /**
  * Start `tessera demo` on a free loopback port with a fresh SQLite database in a fresh temp dir.
- * Returns { baseURL, databaseUrl, stop() }.
+ * `env` adds TESSERA_* settings. Returns { baseURL, databaseUrl, stop() }.
  */
-export async function startDemo() {
+export async function startDemo({ env = {} } = {}) {
   assert.ok(
     fs.existsSync(BINARY),
     `${BINARY} is missing: run \`cargo build\` first (scripts/test does).`,
@@ -111,7 +111,7 @@ export async function startDemo() {
   for (let attempt = 0; attempt < 3; attempt += 1) {
     const port = await freePort();
     try {
-      const { child, baseURL, databaseUrl, logs } = await spawnDemo(dir, port);
+      const { child, baseURL, databaseUrl, logs } = await spawnDemo(dir, port, env);
       const stop = async () => {
         if (child.exitCode === null && child.signalCode === null) {
           const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -169,6 +169,18 @@ export async function generateToken(page, name, scopes, { expiry } = {}) {
   await reveal.waitFor();
   const secret = (await reveal.locator('code#new-secret').textContent()).trim();
   return { reveal, secret };
+}
+
+/** Generate a personal access token for the signed-in person's current org; returns its secret. */
+export async function generatePersonalToken(page, baseURL, name) {
+  await page.goto(`${baseURL}/account/tokens`);
+  const generate = page.locator('details.card.generate');
+  await generate.locator('summary', { hasText: 'Generate personal token' }).click();
+  await generate.locator('input[name="name"]').fill(name);
+  await generate.getByRole('button', { name: 'Generate personal token', exact: true }).click();
+  const secret = (await page.locator('.callout.reveal code#new-secret').textContent()).trim();
+  assert.match(secret, /^tsr_pat_[0-9A-Za-z]{38}$/);
+  return secret;
 }
 
 /** The list row of the credential called `name`. */
