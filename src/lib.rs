@@ -13,6 +13,7 @@ pub mod clock;
 pub mod config;
 pub mod credentials;
 pub mod db;
+pub mod email;
 pub mod error;
 pub mod features;
 pub mod operator;
