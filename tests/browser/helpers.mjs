@@ -199,3 +199,126 @@ export function tesseraCli(databaseUrl, args) {
   assert.equal(result.status, 0, `tessera ${args.join(' ')} failed: ${result.stderr}`);
   return result.stdout;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Single sign-on against the test OpenID provider (tests/oidc/provider.mjs)
+
+export const SSO_LINK = 'Sign in with single sign-on';
+export const CALLBACK_PATH = '/auth/callback';
+
+/** Fail every request that would leave the machine (the provider's pages import a web font). */
+export async function blockNonLoopback(context) {
+  await context.route(/^(?!https?:\/\/127\.0\.0\.1[:/])[a-z][a-z0-9+.-]*:\/\//i, (route) => route.abort());
+}
+
+/** Resolves with the response to the next navigation to Tessera's /auth/callback. */
+export function waitForCallback(page, baseURL) {
+  const origin = new URL(baseURL).origin;
+  return page.waitForResponse((response) => {
+    const url = new URL(response.url());
+    return url.origin === origin && url.pathname === CALLBACK_PATH && response.request().isNavigationRequest();
+  });
+}
+
+/**
+ * Drive the provider's development pages until the browser is back on Tessera: log in as
+ * `email` (any password), then approve the consent. `cancel: 'login' | 'consent'` clicks the
+ * provider's "[ Cancel ]" link on that page instead, which sends error=access_denied back.
+ * A provider that remembers the person and the grant sends the browser straight back.
+ */
+export async function completeProviderSignIn(page, baseURL, email, { cancel } = {}) {
+  const origin = new URL(baseURL).origin;
+  const loginSubmit = page.locator('form:has(input[name="login"]) button[type="submit"]');
+  const consentSubmit = page.locator('form:has(input[name="prompt"][value="consent"]) button[type="submit"]');
+  const cancelLink = page.getByRole('link', { name: '[ Cancel ]', exact: true });
+  for (let step = 0; step < 4; step += 1) {
+    if (new URL(page.url()).origin === origin) return;
+    await loginSubmit.or(consentSubmit).first().waitFor();
+    const atLogin = await loginSubmit.isVisible();
+    if (cancel === (atLogin ? 'login' : 'consent')) {
+      await Promise.all([page.waitForURL((url) => url.origin === origin), cancelLink.click()]);
+      return;
+    }
+    if (atLogin) {
+      await page.locator('input[name="login"]').fill(email);
+      await page.locator('input[name="password"]').fill('any password works here');
+      await loginSubmit.click();
+      await loginSubmit.waitFor({ state: 'detached' });
+    } else {
+      await consentSubmit.click();
+      await consentSubmit.waitFor({ state: 'detached' });
+    }
+  }
+  throw new Error(`still at the provider after 4 steps: ${page.url()}`);
+}
+
+/**
+ * From /sign-in, follow "Sign in with single sign-on" and sign in at the provider as `email`.
+ * Returns the response of the /auth/callback navigation (its status); the page is wherever
+ * Tessera sent the browser (the tokens page, or a "Sign-in failed" page).
+ */
+export async function signInWithProvider(page, baseURL, email, options = {}) {
+  const callback = waitForCallback(page, baseURL);
+  callback.catch(() => {}); // awaited below; never an unhandled rejection if a step fails first
+  await page.goto(`${baseURL}/sign-in`);
+  const link = page.getByRole('link', { name: SSO_LINK, exact: true });
+  assert.equal(await link.getAttribute('href'), '/auth/login');
+  const signInPage = page.url();
+  await Promise.all([page.waitForURL((url) => url.href !== signInPage), link.click()]);
+  await completeProviderSignIn(page, baseURL, email, options);
+  return callback;
+}
+
+/** The browser is on the tokens page, signed in as `email`. */
+export async function expectSignedInAs(page, baseURL, email) {
+  await page.waitForURL(`${baseURL}${TOKENS_PATH}`);
+  await page.locator('.topbar .email', { hasText: email }).waitFor();
+  assert.equal((await page.locator('.topbar .email').innerText()).trim(), email);
+}
+
+/** Sign out with the top bar's button; ends on /sign-in. */
+export async function signOut(page, baseURL) {
+  await page.locator('.topbar').getByRole('button', { name: 'Sign out', exact: true }).click();
+  await page.waitForURL(`${baseURL}/sign-in`);
+}
+
+/** Nobody is signed in: the tokens page sends the browser to /sign-in. */
+export async function expectSignedOut(page, baseURL) {
+  await page.goto(`${baseURL}${TOKENS_PATH}`);
+  assert.equal(new URL(page.url()).pathname, '/sign-in', 'the tokens page redirects to sign-in');
+  assert.equal(await page.locator('.topbar .email').count(), 0, 'no signed-in person in a top bar');
+}
+
+/**
+ * Rewrite the redirect that would send the browser to a URL `isTarget` accepts.
+ *
+ * page.route only sees the first request of a redirect chain, so for each navigation request
+ * matching `pattern` (and `when`, if given) this fetches the chain itself, without following
+ * redirects, using the context's cookies. When a Location is a target, the browser is sent to
+ * `rewrite(url)` instead; when the chain ends elsewhere, the browser is sent to where it went.
+ */
+export async function rewriteRedirect(page, pattern, { when = () => true, isTarget, rewrite }) {
+  const rewritten = [];
+  await page.route(pattern, async (route) => {
+    const request = route.request();
+    if (!request.isNavigationRequest() || !when(request)) return route.fallback();
+    let response = await route.fetch({ maxRedirects: 0 });
+    let url = request.url();
+    for (let hop = 0; hop < 10; hop += 1) {
+      const location = response.headers().location;
+      if (response.status() < 300 || response.status() > 399 || !location) break;
+      const next = new URL(location, url).href;
+      if (isTarget(next)) {
+        const changed = rewrite(next);
+        rewritten.push({ from: next, to: changed });
+        return route.fulfill({ status: 303, headers: { location: changed, 'cache-control': 'no-store' } });
+      }
+      url = next;
+      response = await page.context().request.get(next, { maxRedirects: 0 });
+    }
+    if (url === request.url()) return route.fulfill({ response });
+    // The chain went on past the intercepted request: let the browser load its end itself.
+    return route.fulfill({ status: 303, headers: { location: url, 'cache-control': 'no-store' } });
+  });
+  return rewritten;
+}
