@@ -55,6 +55,17 @@ pub enum Command {
     /// Operator commands for platform resource servers (introspection callers)
     #[command(subcommand, name = "resource-server")]
     ResourceServer(ResourceServerCommand),
+    /// Operator commands for people
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Make a person a platform operator: they may read every org, and write only where a member
+    MakeOperator { email: String },
+    /// Take the platform operator flag away
+    RemoveOperator { email: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -71,6 +82,10 @@ pub enum OrgCommand {
         name: String,
         #[arg(long, default_value = "free")]
         plan: String,
+        /// Make this person the org's owner (a new account is made for an unknown email,
+        /// linked to their identity at first sign-in)
+        #[arg(long)]
+        owner: Option<String>,
     },
     /// Set an org's plan, and optionally its own cap of live credentials per kind
     SetPlan {

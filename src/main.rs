@@ -4,7 +4,9 @@ use std::sync::Arc;
 use clap::Parser;
 
 use tessera::clock::SystemClock;
-use tessera::config::{load_catalog, Cli, Command, Mode, OnOff, OrgCommand, ResourceServerCommand, Settings};
+use tessera::config::{
+    load_catalog, Cli, Command, Mode, OnOff, OrgCommand, ResourceServerCommand, Settings, UserCommand,
+};
 use tessera::startup::Application;
 use tessera::{db, operator, seed, telemetry};
 
@@ -38,14 +40,29 @@ fn run(cli: Cli) -> Result<(), String> {
             db::migrate(&pool)?;
             let clock = SystemClock;
             let done = match command {
-                OrgCommand::Create { slug, name, plan } => {
-                    operator::create_org(&pool, &clock, slug, name, plan)
+                OrgCommand::Create { slug, name, plan, owner } => {
+                    operator::create_org(&pool, &clock, slug, name, plan, owner.as_deref())
                 }
                 OrgCommand::SetPlan { slug, plan, cap } => {
                     operator::set_plan(&pool, &clock, slug, plan, *cap)
                 }
                 OrgCommand::ApiAccess { slug, state } => {
                     operator::set_api_access(&pool, &clock, slug, *state == OnOff::On)
+                }
+            }?;
+            println!("{done}");
+            Ok(())
+        }
+        Command::User(command) => {
+            let database = tessera::config::DatabaseUrl::parse(&cli.global.database_url)?;
+            let pool = db::connect(&database)?;
+            db::migrate(&pool)?;
+            let done = match command {
+                UserCommand::MakeOperator { email } => {
+                    operator::set_operator(&pool, &SystemClock, email, true)
+                }
+                UserCommand::RemoveOperator { email } => {
+                    operator::set_operator(&pool, &SystemClock, email, false)
                 }
             }?;
             println!("{done}");

@@ -5,11 +5,13 @@ use std::fmt;
 
 use diesel::Connection;
 
+use crate::auth::Role;
 use crate::clock::Clock;
 use crate::credentials::Plan;
 use crate::db::audit::{self, Actor, AuditEvent};
-use crate::db::orgs::{self, Org};
+use crate::db::orgs::{self, Org, User};
 use crate::db::{new_id, DbConnection, DbPool};
+use crate::email::EmailAddress;
 
 const MAX_ORG_NAME: usize = 100;
 const MAX_CAP: u32 = 100_000;
@@ -70,6 +72,31 @@ fn find(conn: &mut DbConnection, slug: &OrgSlug) -> Result<Org, String> {
         .ok_or_else(|| format!("no org with slug {slug}"))
 }
 
+/// The person with this email: stored exactly so (emails are stored normalized), else the one
+/// older row that differs only in case. Several such rows are refused rather than guessed at.
+fn find_user(conn: &mut DbConnection, email: &EmailAddress) -> Result<Option<User>, String> {
+    let mut found =
+        orgs::find_users_by_email_ignoring_case(conn, email.as_str()).map_err(|e| e.to_string())?;
+    if let Some(exact) = found.iter().position(|user| user.email == email.as_str()) {
+        return Ok(Some(found.swap_remove(exact)));
+    }
+    match found.len() {
+        0 | 1 => Ok(found.pop()),
+        _ => Err(format!("several users have the email {email} in different cases; nothing was changed")),
+    }
+}
+
+fn user_event<'a>(user: &'a User, action: &'a str, details: serde_json::Value) -> AuditEvent<'a> {
+    AuditEvent {
+        org_id: None,
+        action,
+        target_type: Some("user"),
+        target_id: Some(&user.id),
+        target_label: Some(&user.email),
+        details,
+    }
+}
+
 fn transaction<T>(
     pool: &DbPool,
     work: impl FnOnce(&mut DbConnection) -> Result<T, String>,
@@ -100,12 +127,15 @@ impl fmt::Display for Failure {
     }
 }
 
+/// Creates an org, and with `owner` makes that person its owner: an unknown email gets a new
+/// account holding only the email, linked to an identity at its first sign-in.
 pub fn create_org(
     pool: &DbPool,
     clock: &dyn Clock,
     slug: &str,
     name: &str,
     plan: &str,
+    owner: Option<&str>,
 ) -> Result<String, String> {
     let slug = OrgSlug::parse(slug)?;
     let name = name.trim();
@@ -113,6 +143,7 @@ pub fn create_org(
         return Err(format!("org name must be 1-{MAX_ORG_NAME} characters"));
     }
     let plan = parse_plan(plan)?;
+    let owner = owner.map(EmailAddress::parse).transpose().map_err(|e| format!("--owner: {e}"))?;
     let now = clock.now();
     transaction(pool, |conn| {
         if orgs::find_org_by_slug(conn, &slug.0).map_err(|e| e.to_string())?.is_some() {
@@ -129,10 +160,70 @@ pub fn create_org(
             created_at: now,
         };
         orgs::insert_org(conn, &org).map_err(|e| e.to_string())?;
-        let details = serde_json::json!({ "name": org.name, "plan": org.plan, "api_access": false });
+        let details = serde_json::json!({
+            "name": org.name,
+            "plan": org.plan,
+            "api_access": false,
+            "owner": owner.as_ref().map(EmailAddress::as_str),
+        });
         audit::record(conn, &operator(), org_event(&org, "org.create", details), now)
             .map_err(|e| e.to_string())?;
-        Ok(format!("created org {slug} ({name}) on the {} plan; API access is off", plan.as_str()))
+        let mut done =
+            format!("created org {slug} ({name}) on the {} plan; API access is off", plan.as_str());
+        if let Some(email) = &owner {
+            let (user, created) = match find_user(conn, email)? {
+                Some(user) => (user, false),
+                None => {
+                    let user = User {
+                        id: new_id(),
+                        email: email.as_str().to_owned(),
+                        // Unknown until the person signs in.
+                        display_name: String::new(),
+                        oidc_issuer: None,
+                        oidc_subject: None,
+                        is_operator: false,
+                        created_at: now,
+                    };
+                    orgs::insert_user(conn, &user).map_err(|e| e.to_string())?;
+                    (user, true)
+                }
+            };
+            orgs::add_member(conn, &org.id, &user.id, Role::Owner, now).map_err(|e| e.to_string())?;
+            let event = AuditEvent {
+                org_id: Some(&org.id),
+                action: "member.add",
+                target_type: Some("membership"),
+                target_id: Some(&user.id),
+                target_label: Some(&user.email),
+                details: serde_json::json!({ "role": Role::Owner.as_str(), "new_user": created }),
+            };
+            audit::record(conn, &operator(), event, now).map_err(|e| e.to_string())?;
+            done.push_str(&format!("; owner {}", user.email));
+            if created {
+                done.push_str(" (a new account, linked to their identity when they first sign in)");
+            }
+        }
+        Ok(done)
+    })
+}
+
+/// Sets or clears a person's platform operator flag. A running server reads it on every
+/// request, so the change applies to the person's next page.
+pub fn set_operator(pool: &DbPool, clock: &dyn Clock, email: &str, on: bool) -> Result<String, String> {
+    let email = EmailAddress::parse(email)?;
+    let now = clock.now();
+    transaction(pool, |conn| {
+        let user = find_user(conn, &email)?.ok_or_else(|| format!("no user with email {email}"))?;
+        let what = if on { "a platform operator" } else { "not a platform operator" };
+        if user.is_operator == on {
+            return Ok(format!("{} is already {what}; nothing changed", user.email));
+        }
+        orgs::set_operator(conn, &user.id, on).map_err(|e| e.to_string())?;
+        let action = if on { "user.make_operator" } else { "user.remove_operator" };
+        let details = serde_json::json!({ "before": user.is_operator, "after": on });
+        audit::record(conn, &operator(), user_event(&user, action, details), now)
+            .map_err(|e| e.to_string())?;
+        Ok(format!("{} is now {what}", user.email))
     })
 }
 

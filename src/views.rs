@@ -6,7 +6,7 @@ use askama::Template;
 use chrono::NaiveDateTime;
 use chrono_humanize::{Accuracy, HumanTime, Tense};
 
-use crate::auth::{OrgMember, Role, SignedIn};
+use crate::auth::{Access, OrgMember, Role, SignedIn};
 use crate::db::orgs::Org;
 use crate::error::AppError;
 
@@ -53,8 +53,10 @@ pub struct Chrome {
     pub user_email: String,
     pub org_slug: String,
     pub org_name: String,
-    /// None outside an org (the account pages).
-    pub role: Option<Role>,
+    /// How the person sees the current org; None outside an org (the account pages).
+    pub access: Option<Access>,
+    /// The person is a platform operator (offered the list of every org).
+    pub platform_operator: bool,
     pub csrf_token: String,
     pub orgs: Vec<(String, String)>,
     pub tab: &'static str,
@@ -66,11 +68,17 @@ impl Chrome {
             user_email: member.who.user.email.clone(),
             org_slug: member.org.slug.clone(),
             org_name: member.org.name.clone(),
-            role: Some(member.role),
+            access: Some(member.access),
+            platform_operator: member.who.user.is_operator,
             csrf_token: member.who.session.csrf_token()?,
             orgs: member.memberships.iter().map(|(org, _)| (org.slug.clone(), org.name.clone())).collect(),
             tab,
         })
+    }
+
+    /// An operator looking at an org they are not a member of: the page says so.
+    pub fn operator_view(&self) -> bool {
+        self.access.is_some_and(Access::is_operator_view)
     }
 }
 
@@ -81,7 +89,8 @@ impl Chrome {
             user_email: who.user.email.clone(),
             org_slug: String::new(),
             org_name: "Account".into(),
-            role: None,
+            access: None,
+            platform_operator: who.user.is_operator,
             csrf_token: who.session.csrf_token()?,
             orgs: orgs.iter().map(|(org, _)| (org.slug.clone(), org.name.clone())).collect(),
             tab,

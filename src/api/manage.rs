@@ -12,7 +12,7 @@ use super::me::rfc3339;
 use super::openapi::{
     BadRequest, Collection, Conflict, Forbidden, NotFound, RateLimited, Unauthorized, Unprocessable,
 };
-use crate::auth::Role;
+use crate::auth::{Access, Role};
 use crate::credentials::{CredentialKind, Status};
 use crate::db::credentials::{self as repo, CredentialRow, RevokeOutcome};
 use crate::db::{self, orgs};
@@ -49,7 +49,7 @@ async fn acting(state: &AppState, caller: &ApiCaller, slug: &str) -> Result<Acti
     let role = c
         .owner_role
         .ok_or_else(|| ApiError::invalid("not_a_member", "The token's user left the organization."))?;
-    Ok(Acting { org, role, actor: caller.actor(&user.email), user_id: user.id })
+    Ok(Acting { org, access: Access::Member(role), actor: caller.actor(&user.email), user_id: user.id })
 }
 
 fn tab_of(kind: CredentialKind) -> Tab {
@@ -572,7 +572,7 @@ pub async fn audit(
     params: web::Query<AuditParams>,
 ) -> Result<HttpResponse, ApiError> {
     let acting = acting(&state, &caller, &path).await?;
-    if !matches!(acting.role, Role::Owner | Role::Admin | Role::Auditor) {
+    if !acting.access.can_read_audit() {
         return Err(ApiError::insufficient_scope(
             "forbidden",
             "Reading the audit log needs the owner, admin or auditor role.",
@@ -680,5 +680,10 @@ async fn acting_for_own(state: &AppState, caller: &ApiCaller, org_id: &str) -> R
         Ok((org, user))
     })
     .await?;
-    Ok(Acting { org, role: Role::Member, actor: caller.actor(&user.email), user_id: user.id })
+    Ok(Acting {
+        org,
+        access: Access::Member(Role::Member),
+        actor: caller.actor(&user.email),
+        user_id: user.id,
+    })
 }

@@ -1,6 +1,7 @@
 //! Who is asking: sessions, CSRF, and the extractors that load the signed-in user and their
 //! role in the org named by the path.
 
+mod access;
 pub mod csrf;
 pub mod dev_login;
 mod role;
@@ -11,6 +12,7 @@ use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 
+pub use access::Access;
 pub use role::Role;
 pub use session::TypedSession;
 
@@ -89,12 +91,13 @@ impl FromRequest for SignedIn {
     }
 }
 
-/// A signed-in member of the org named by `{slug}` in the path. Anyone else gets 404, so
-/// the existence of other orgs does not leak.
+/// A signed-in person who may look at the org named by `{slug}` in the path: a member, or a
+/// platform operator (read-only, see `Access`). Anyone else gets 404, so the existence of other
+/// orgs does not leak. Every org page takes this, so each one answers operators alike.
 pub struct OrgMember {
     pub who: SignedIn,
     pub org: Org,
-    pub role: Role,
+    pub access: Access,
     /// Every org the person belongs to, for the org switcher.
     pub memberships: Vec<(Org, Role)>,
 }
@@ -102,6 +105,11 @@ pub struct OrgMember {
 impl OrgMember {
     pub fn actor(&self) -> Actor {
         self.who.actor()
+    }
+
+    /// The person's membership role here; `None` for an operator looking in from outside.
+    pub fn role(&self) -> Option<Role> {
+        self.access.role()
     }
 }
 
@@ -115,11 +123,22 @@ impl FromRequest for OrgMember {
             let who = signed_in(req.clone()).await?;
             let slug = req.match_info().get("slug").unwrap_or_default().to_owned();
             let state = state(&req)?;
-            let user_id = who.user.id.clone();
-            let memberships = db::run(&state.pool, move |conn| Ok(orgs::orgs_of(conn, &user_id)?)).await?;
-            let (org, role) =
-                memberships.iter().find(|(org, _)| org.slug == slug).cloned().ok_or(AppError::NotFound)?;
-            Ok(Self { who, org, role, memberships })
+            let (user_id, is_operator) = (who.user.id.clone(), who.user.is_operator);
+            let (memberships, org, role) = db::run(&state.pool, move |conn| {
+                let memberships = orgs::orgs_of(conn, &user_id)?;
+                let here = memberships.iter().find(|(org, _)| org.slug == slug).cloned();
+                let (org, role) = match here {
+                    Some((org, role)) => (Some(org), Some(role)),
+                    // Only an operator ever learns whether an org they are not in exists.
+                    None if is_operator => (orgs::find_org_by_slug(conn, &slug)?, None),
+                    None => (None, None),
+                };
+                Ok((memberships, org, role))
+            })
+            .await?;
+            let org = org.ok_or(AppError::NotFound)?;
+            let access = Access::resolve(role, is_operator).ok_or(AppError::NotFound)?;
+            Ok(Self { who, org, access, memberships })
         })
     }
 }

@@ -138,3 +138,39 @@ pub fn set_api_access(conn: &mut DbConnection, org_id: &str, on: bool) -> QueryR
         .execute(conn)
         .map(drop)
 }
+
+diesel::define_sql_function! {
+    /// SQL `lower()`, on both backends.
+    fn lower(value: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// People whose email matches regardless of case (an email's case carries no meaning in
+/// practice, but the column is unique only case-sensitively, so there may be more than one).
+pub fn find_users_by_email_ignoring_case(conn: &mut DbConnection, email: &str) -> QueryResult<Vec<User>> {
+    users::table
+        .filter(lower(users::email).eq(email.to_lowercase()))
+        .order(users::email.asc())
+        .select(User::as_select())
+        .load(conn)
+}
+
+pub fn set_operator(conn: &mut DbConnection, user_id: &str, on: bool) -> QueryResult<()> {
+    diesel::update(users::table.find(user_id)).set(users::is_operator.eq(on)).execute(conn).map(drop)
+}
+
+/// Every org by name, with how many members each has, for platform operators.
+pub fn all_orgs_with_member_counts(conn: &mut DbConnection) -> QueryResult<Vec<(Org, i64)>> {
+    let orgs = organizations::table.order(organizations::name.asc()).select(Org::as_select()).load(conn)?;
+    let counts: Vec<(String, i64)> = memberships::table
+        .group_by(memberships::org_id)
+        .select((memberships::org_id, diesel::dsl::count_star()))
+        .load(conn)?;
+    let counts: std::collections::HashMap<String, i64> = counts.into_iter().collect();
+    Ok(orgs
+        .into_iter()
+        .map(|org| {
+            let count = counts.get(&org.id).copied().unwrap_or(0);
+            (org, count)
+        })
+        .collect())
+}

@@ -4,6 +4,7 @@ pub mod account;
 pub mod assets;
 pub mod credentials;
 pub mod forms;
+pub mod operator;
 
 use actix_web::web;
 
@@ -24,6 +25,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::resource("/account/tokens").get(account::handlers::page).post(account::handlers::create),
         )
         .service(web::resource("/account/tokens/{id}/revoke").post(account::handlers::revoke))
+        .service(web::resource("/operator/orgs").get(operator::orgs_page))
         .service(web::resource("/orgs/{slug}/settings/{tab}").get(creds::page).post(creds::create))
         .service(web::resource("/orgs/{slug}/settings/{tab}/{id}/revoke").post(creds::revoke))
         .service(web::resource("/orgs/{slug}/settings/{tab}/{id}/rotate").post(creds::rotate))

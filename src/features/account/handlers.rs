@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::auth::csrf::{CsrfForm, TokenOnly, Verified};
 use crate::auth::dev_login::see_other;
-use crate::auth::{Role, SignedIn};
+use crate::auth::{Access, Role, SignedIn};
 use crate::credentials::{CredentialKind, ExpiryChoice, Grants, Status};
 use crate::db::credentials::{self as repo, RevokeOutcome};
 use crate::db::orgs::{self, Org};
@@ -105,7 +105,8 @@ pub async fn create(
         Ok(valid) => valid,
         Err(errors) => return respond(&state, &who, StatusCode::UNPROCESSABLE_ENTITY, draft(errors)).await,
     };
-    let acting = Acting { org, role, user_id: who.user.id.clone(), actor: who.actor() };
+    let acting =
+        Acting { org, access: Access::Member(role), user_id: who.user.id.clone(), actor: who.actor() };
     match service::create(&state, &acting, CredentialKind::PersonalToken, valid).await? {
         Ok(minted) => {
             let done = Draft { secret: Some(minted.secret.expose().to_owned()), ..Draft::default() };
@@ -162,7 +163,12 @@ pub async fn revoke(
     };
     // Only one's own tokens: anyone else's id reads as absent.
     let org = own.ok_or(AppError::NotFound)?;
-    let acting = Acting { org, role: Role::Member, user_id: who.user.id.clone(), actor: who.actor() };
+    let acting = Acting {
+        org,
+        access: Access::Member(Role::Member),
+        user_id: who.user.id.clone(),
+        actor: who.actor(),
+    };
     match service::revoke_unchecked(&state, &acting, CredentialKind::PersonalToken, &id).await? {
         RevokeOutcome::NotFound => Err(AppError::NotFound),
         RevokeOutcome::AlreadyRevoked | RevokeOutcome::Revoked { .. } => Ok(see_other(PATH)),

@@ -31,7 +31,7 @@ impl From<&OrgMember> for Acting {
     fn from(member: &OrgMember) -> Self {
         Self {
             org: member.org.clone(),
-            role: member.role,
+            access: member.access,
             user_id: member.who.user.id.clone(),
             actor: member.actor(),
         }
@@ -250,7 +250,7 @@ impl<'a> Builder<'a> {
             Ok(CredentialList::load(conn, &org_id, tab.kind, &params, now)?)
         })
         .await?;
-        let can_manage = member.role.can_manage_credentials();
+        let can_manage = member.access.can_manage_credentials();
         let gate_closed = Acting::from(member).gate_closed(tab.kind);
         let can_mint = can_manage && !gate_closed;
         let list = CredentialList {

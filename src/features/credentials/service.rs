@@ -5,7 +5,7 @@ use chrono::TimeDelta;
 
 use super::forms::{Grace, ValidCreate, ValidEdit};
 use super::tab::API_ACCESS_DISABLED;
-use crate::auth::Role;
+use crate::auth::Access;
 use crate::credentials::{cap_refusal, replacement_expiry, secret, CredentialKind, PlainSecret};
 use crate::db::audit::Actor;
 use crate::db::credentials::{
@@ -17,24 +17,39 @@ use crate::db::{self, new_id};
 use crate::error::AppError;
 use crate::startup::AppState;
 
-/// Someone acting in an org with a role: from a session or from a personal access token.
+/// Someone acting in an org: from a session (a member, or an operator looking in) or from a
+/// personal access token (always a member).
 pub struct Acting {
     pub org: Org,
-    pub role: Role,
+    pub access: Access,
     pub user_id: String,
     pub actor: Actor,
 }
 
 impl Acting {
+    /// Every write in the org passes here first: an operator outside the org is refused
+    /// whatever the write, then the role decides.
     pub fn require_manage(&self) -> Result<(), AppError> {
-        if self.role.can_manage_credentials() {
+        self.require_member()?;
+        if self.access.can_manage_credentials() {
             Ok(())
         } else {
             Err(AppError::Forbidden(format!(
                 "Your role in {} ({}) cannot change credentials.",
                 self.org.name,
-                self.role.label()
+                self.access.label()
             )))
+        }
+    }
+
+    /// Writes need membership: a platform operator who is not a member only reads.
+    pub fn require_member(&self) -> Result<(), AppError> {
+        match self.access {
+            Access::Member(_) => Ok(()),
+            Access::Operator => Err(AppError::Forbidden(format!(
+                "You are viewing {} as a platform operator. You are not a member: changes are disabled.",
+                self.org.name
+            ))),
         }
     }
 
@@ -45,6 +60,7 @@ impl Acting {
 
     /// Anyone in the org may mint a personal token for themselves: it acts with their own role.
     pub fn require_mint(&self, kind: CredentialKind) -> Result<(), AppError> {
+        self.require_member()?;
         if kind == CredentialKind::PersonalToken {
             return Ok(());
         }
