@@ -107,7 +107,10 @@ async fn background(state: web::Data<AppState>) {
         poll.tick().await;
         let since = state.clock.now() - chrono::TimeDelta::seconds(CHANGES_OVERLAP_SECONDS);
         match db::run(&state.pool, move |conn| Ok(db::credentials::changed_since(conn, since)?)).await {
-            Ok(ids) => state.verifier.forget(&ids),
+            Ok(changes) => {
+                state.verifier.forget(&changes.credential_ids);
+                state.verifier.forget_users(&changes.user_ids);
+            }
             Err(e) => tracing::warn!(error = %e, "change poll failed"),
         }
         if last_flush.elapsed() >= USAGE_FLUSH_EVERY {

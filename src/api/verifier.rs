@@ -1,7 +1,7 @@
 //! The hot path: from a presented secret to a verified caller. Shape and checksum are checked
 //! before any lookup; a valid credential seen before costs no database read (the cache is
-//! keyed by secret hash and dropped on revoke, rotate and edit, here at once and on other
-//! instances by the change poller).
+//! keyed by secret hash and dropped on revoke, rotate and edit, and a personal token's on its
+//! user's membership changes, here at once and on other instances by the change poller).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -189,6 +189,23 @@ impl Verifier {
         if let Ok(mut cache) = self.cache.write() {
             cache.retain(|_, known| !ids.contains(&known.id));
         }
+    }
+
+    /// Drops the cached personal tokens of these people: each acts with its user's role in its
+    /// org, so a role change or a removal must be read again at the next use.
+    pub fn forget_users(&self, user_ids: &[String]) {
+        if user_ids.is_empty() {
+            return;
+        }
+        if let Ok(mut cache) = self.cache.write() {
+            cache.retain(|_, known| {
+                known.owner_user_id.as_ref().is_none_or(|owner| !user_ids.contains(owner))
+            });
+        }
+    }
+
+    pub fn forget_user(&self, user_id: &str) {
+        self.forget_users(&[user_id.to_owned()]);
     }
 
     pub fn forget_all(&self) {
