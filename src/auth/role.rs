@@ -35,4 +35,9 @@ impl Role {
     pub fn can_manage_credentials(self) -> bool {
         matches!(self, Self::Owner | Self::Admin)
     }
+
+    /// Add people, change roles, remove people: owners only.
+    pub fn can_manage_members(self) -> bool {
+        self == Self::Owner
+    }
 }

@@ -1,8 +1,9 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::audit::{self, Actor, AuditEvent};
 use super::schema::{memberships, organizations, users};
-use super::DbConnection;
+use super::{new_id, DbConnection};
 use crate::auth::Role;
 use crate::credentials::Plan;
 
@@ -173,4 +174,215 @@ pub fn all_orgs_with_member_counts(conn: &mut DbConnection) -> QueryResult<Vec<(
             (org, count)
         })
         .collect())
+}
+
+// Settings → Members. Every change takes the org's lock first, so the last-owner rule holds
+// under concurrent requests on both backends, and writes its audit entry in the same transaction.
+
+/// Bind parameters per query stay far below both backends' limits.
+const IDS_PER_QUERY: usize = 500;
+
+/// A member as Settings → Members lists them.
+#[derive(Debug, Clone)]
+pub struct MemberRow {
+    pub user: User,
+    pub role: Role,
+    pub added_at: NaiveDateTime,
+    /// The latest sign-in recorded in the audit log.
+    pub last_sign_in: Option<NaiveDateTime>,
+}
+
+/// The org's members by email, with when each was added and last signed in.
+pub fn members_of(conn: &mut DbConnection, org_id: &str) -> QueryResult<Vec<MemberRow>> {
+    use super::schema::audit_log as l;
+    let rows: Vec<(User, String, NaiveDateTime)> = memberships::table
+        .inner_join(users::table)
+        .filter(memberships::org_id.eq(org_id))
+        .order((users::email.asc(), users::id.asc()))
+        .select((User::as_select(), memberships::role, memberships::created_at))
+        .load(conn)?;
+    let ids: Vec<String> = rows.iter().map(|(user, _, _)| user.id.clone()).collect();
+    let mut sign_ins = std::collections::HashMap::new();
+    for chunk in ids.chunks(IDS_PER_QUERY) {
+        let latest: Vec<(Option<String>, Option<NaiveDateTime>)> = l::table
+            .filter(l::action.eq("auth.sign_in"))
+            .filter(l::actor_user_id.eq_any(chunk))
+            .group_by(l::actor_user_id)
+            .select((l::actor_user_id, diesel::dsl::max(l::occurred_at)))
+            .load(conn)?;
+        sign_ins.extend(latest.into_iter().filter_map(|(id, at)| Some((id?, at?))));
+    }
+    Ok(rows
+        .into_iter()
+        .filter_map(|(user, role, added_at)| {
+            let last_sign_in = sign_ins.get(&user.id).copied();
+            Role::parse(&role).map(|role| MemberRow { user, role, added_at, last_sign_in })
+        })
+        .collect())
+}
+
+/// The person with this email: the row stored exactly so (emails are stored lower-cased), else
+/// one written before that rule whose email differs only in case.
+fn person_with_email(conn: &mut DbConnection, email: &str) -> QueryResult<Option<User>> {
+    let mut found = find_users_by_email_ignoring_case(conn, email)?;
+    let exact = found.iter().position(|user| user.email == email);
+    Ok(match exact {
+        Some(index) => Some(found.swap_remove(index)),
+        None => found.into_iter().next(),
+    })
+}
+
+fn owner_count(conn: &mut DbConnection, org_id: &str) -> QueryResult<i64> {
+    memberships::table
+        .filter(memberships::org_id.eq(org_id))
+        .filter(memberships::role.eq(Role::Owner.as_str()))
+        .count()
+        .get_result(conn)
+}
+
+/// Whether moving a member from `before` to `after` (None: removed) would leave the org
+/// with no owner, given how many owners it has now.
+pub fn leaves_no_owner(before: Role, after: Option<Role>, owners: i64) -> bool {
+    before == Role::Owner && after != Some(Role::Owner) && owners <= 1
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AddMember {
+    /// `new_user`: nobody had this email, so a user row waits for its first sign-in.
+    Added {
+        user_id: String,
+        new_user: bool,
+    },
+    AlreadyMember(Role),
+}
+
+/// Adds the person with this (normalized) email to the org, creating their user row when
+/// nobody has the email yet.
+pub fn add_member_by_email(
+    conn: &mut DbConnection,
+    org_id: &str,
+    email: &str,
+    role: Role,
+    actor: &Actor,
+    now: NaiveDateTime,
+) -> QueryResult<AddMember> {
+    conn.transaction(|conn| {
+        lock_org(conn, org_id)?;
+        let (user, new_user) = match person_with_email(conn, email)? {
+            Some(user) => (user, false),
+            None => {
+                let user = User {
+                    id: new_id(),
+                    email: email.to_owned(),
+                    display_name: String::new(),
+                    oidc_issuer: None,
+                    oidc_subject: None,
+                    is_operator: false,
+                    created_at: now,
+                };
+                insert_user(conn, &user)?;
+                (user, true)
+            }
+        };
+        if let Some(existing) = role_in(conn, org_id, &user.id)? {
+            return Ok(AddMember::AlreadyMember(existing));
+        }
+        add_member(conn, org_id, &user.id, role, now)?;
+        let details = serde_json::json!({ "role": role.as_str(), "new_user": new_user });
+        audit::record(conn, actor, member_event(org_id, "member.add", &user, details), now)?;
+        Ok(AddMember::Added { user_id: user.id, new_user })
+    })
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MemberChange {
+    Changed {
+        email: String,
+        before: Role,
+    },
+    /// The member already has that role: nothing written.
+    Unchanged {
+        email: String,
+    },
+    /// The org's only owner would be removed or demoted: nothing written.
+    LastOwner {
+        email: String,
+    },
+    NotFound,
+}
+
+/// Gives a member another role, unless that leaves the org without an owner.
+pub fn change_role(
+    conn: &mut DbConnection,
+    org_id: &str,
+    user_id: &str,
+    role: Role,
+    actor: &Actor,
+    now: NaiveDateTime,
+) -> QueryResult<MemberChange> {
+    conn.transaction(|conn| {
+        lock_org(conn, org_id)?;
+        let Some((user, before)) = member(conn, org_id, user_id)? else {
+            return Ok(MemberChange::NotFound);
+        };
+        if before == role {
+            return Ok(MemberChange::Unchanged { email: user.email });
+        }
+        if leaves_no_owner(before, Some(role), owner_count(conn, org_id)?) {
+            return Ok(MemberChange::LastOwner { email: user.email });
+        }
+        diesel::update(memberships::table.find((org_id, user_id)))
+            .set(memberships::role.eq(role.as_str()))
+            .execute(conn)?;
+        let details = serde_json::json!({ "before": before.as_str(), "after": role.as_str() });
+        audit::record(conn, actor, member_event(org_id, "member.role_change", &user, details), now)?;
+        Ok(MemberChange::Changed { email: user.email, before })
+    })
+}
+
+/// Takes a member out of the org, unless they are its last owner. Their user row stays, and
+/// so do their personal tokens, which fail from now on because their user is not a member.
+pub fn remove_member(
+    conn: &mut DbConnection,
+    org_id: &str,
+    user_id: &str,
+    actor: &Actor,
+    now: NaiveDateTime,
+) -> QueryResult<MemberChange> {
+    conn.transaction(|conn| {
+        lock_org(conn, org_id)?;
+        let Some((user, before)) = member(conn, org_id, user_id)? else {
+            return Ok(MemberChange::NotFound);
+        };
+        if leaves_no_owner(before, None, owner_count(conn, org_id)?) {
+            return Ok(MemberChange::LastOwner { email: user.email });
+        }
+        diesel::delete(memberships::table.find((org_id, user_id))).execute(conn)?;
+        let details = serde_json::json!({ "role": before.as_str() });
+        audit::record(conn, actor, member_event(org_id, "member.remove", &user, details), now)?;
+        Ok(MemberChange::Changed { email: user.email, before })
+    })
+}
+
+fn member(conn: &mut DbConnection, org_id: &str, user_id: &str) -> QueryResult<Option<(User, Role)>> {
+    let Some(role) = role_in(conn, org_id, user_id)? else {
+        return Ok(None);
+    };
+    Ok(find_user(conn, user_id)?.map(|user| (user, role)))
+}
+
+fn member_event<'a>(
+    org_id: &'a str,
+    action: &'a str,
+    user: &'a User,
+    details: serde_json::Value,
+) -> AuditEvent<'a> {
+    AuditEvent {
+        org_id: Some(org_id),
+        action,
+        target_type: Some("membership"),
+        target_id: Some(&user.id),
+        target_label: Some(&user.email),
+        details,
+    }
 }

@@ -4,6 +4,7 @@ pub mod account;
 pub mod assets;
 pub mod credentials;
 pub mod forms;
+pub mod members;
 pub mod operator;
 
 use actix_web::web;
@@ -11,6 +12,7 @@ use actix_web::web;
 use crate::auth::dev_login;
 use crate::startup::{healthz, readyz};
 use credentials::handlers as creds;
+use members::handlers as membership;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     // One resource per path, so a wrong method gets 405 with `Allow`, not 404.
@@ -26,6 +28,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .service(web::resource("/account/tokens/{id}/revoke").post(account::handlers::revoke))
         .service(web::resource("/operator/orgs").get(operator::orgs_page))
+        // Members before the credential tabs, whose `{tab}` would match `members` too.
+        .service(web::resource("/orgs/{slug}/settings/members").get(membership::page).post(membership::add))
+        .service(web::resource("/orgs/{slug}/settings/members/{user_id}/role").post(membership::change_role))
+        .service(web::resource("/orgs/{slug}/settings/members/{user_id}/remove").post(membership::remove))
         .service(web::resource("/orgs/{slug}/settings/{tab}").get(creds::page).post(creds::create))
         .service(web::resource("/orgs/{slug}/settings/{tab}/{id}/revoke").post(creds::revoke))
         .service(web::resource("/orgs/{slug}/settings/{tab}/{id}/rotate").post(creds::rotate))

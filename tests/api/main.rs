@@ -5,6 +5,7 @@ mod api_keys;
 mod bearer;
 mod helpers;
 mod introspection;
+mod members;
 mod openapi;
 mod operator;
 mod personal;
