@@ -73,6 +73,13 @@ pub(crate) async fn authenticate(req: HttpRequest) -> Result<ApiCaller, ApiError
     let now = state.clock.now();
     let passphrase = passphrase(&req);
     let prefixes = &state.settings.catalog.prefixes;
+    // A client over its failure budget is answered before the database is asked, unless it
+    // presents a credential already known to be good (a shared address must not lock it out).
+    if let Some(retry_after) = state.limits.blocked(ip) {
+        if !state.verifier.has_cached(prefixes, &presented) {
+            return Err(ApiError::rate_limited(retry_after));
+        }
+    }
     let outcome =
         state.verifier.verify(&state.pool, prefixes, &presented, passphrase.as_deref(), now).await?;
     let known = match outcome {

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
@@ -27,6 +28,9 @@ pub struct RateInfo {
 pub struct RateLimits {
     per_credential: Mutex<HashMap<String, (u32, Arc<Limiter>)>>,
     failures: DefaultKeyedRateLimiter<IpAddr>,
+    /// Addresses whose failure budget is spent, and until when: checked before any database
+    /// lookup, so a guessing client costs the database nothing once it is over the limit.
+    blocked: Mutex<HashMap<IpAddr, Instant>>,
     clock: DefaultClock,
 }
 
@@ -35,6 +39,7 @@ impl Default for RateLimits {
         Self {
             per_credential: Mutex::new(HashMap::new()),
             failures: RateLimiter::keyed(per_minute(FAILED_AUTH_PER_MINUTE)),
+            blocked: Mutex::new(HashMap::new()),
             clock: DefaultClock::default(),
         }
     }
@@ -76,9 +81,23 @@ impl RateLimits {
 
     /// Counts a failed authentication from `ip`; `Err(retry_after)` once the budget is spent.
     pub fn failed_attempt(&self, ip: IpAddr) -> Result<(), u64> {
-        self.failures
-            .check_key(&ip)
-            .map_err(|not_until| not_until.wait_time_from(self.clock.now()).as_secs().max(1))
+        let retry_after = match self.failures.check_key(&ip) {
+            Ok(_) => return Ok(()),
+            Err(not_until) => not_until.wait_time_from(self.clock.now()).as_secs().max(1),
+        };
+        let mut blocked = self.blocked.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        blocked.retain(|_, until| *until > now);
+        blocked.insert(ip, now + Duration::from_secs(retry_after));
+        Err(retry_after)
+    }
+
+    /// `Some(retry_after)` while `ip` has spent its budget of failed authentications.
+    pub fn blocked(&self, ip: IpAddr) -> Option<u64> {
+        let blocked = self.blocked.lock().unwrap_or_else(|p| p.into_inner());
+        let until = *blocked.get(&ip)?;
+        let left = until.checked_duration_since(Instant::now())?;
+        Some(left.as_secs().max(1))
     }
 }
 
@@ -113,7 +132,11 @@ mod tests {
         for _ in 0..FAILED_AUTH_PER_MINUTE {
             limits.failed_attempt(ip).unwrap();
         }
+        assert_eq!(limits.blocked(ip), None, "not blocked before the budget is spent");
         assert!(limits.failed_attempt(ip).is_err());
-        assert!(limits.failed_attempt("192.0.2.2".parse().unwrap()).is_ok());
+        assert!(limits.blocked(ip).is_some_and(|s| s >= 1));
+        let other: IpAddr = "192.0.2.2".parse().unwrap();
+        assert!(limits.failed_attempt(other).is_ok());
+        assert_eq!(limits.blocked(other), None);
     }
 }

@@ -153,6 +153,12 @@ impl Verifier {
         })
     }
 
+    /// Whether `presented` is a credential already in the cache: known good recently, so it
+    /// may pass where an unknown one would cost a database lookup.
+    pub fn has_cached(&self, prefixes: &Prefixes, presented: &str) -> bool {
+        secret::parse(presented, prefixes).is_ok_and(|(_, plain)| self.cached(&plain.hash()).is_some())
+    }
+
     fn cached(&self, hash: &SecretHash) -> Option<Arc<Known>> {
         self.cache.read().ok()?.get(hash).cloned()
     }

@@ -301,6 +301,27 @@ async fn failed_authentication_is_limited_per_address() {
 }
 
 #[tokio::test]
+async fn an_address_over_its_failure_budget_keeps_its_known_good_credentials() {
+    let app = spawn_app().await;
+    let acme = app.org("acme", Plan::Growth);
+    let (row, known_good) = app.token(&acme, TokenSpec::default());
+    let (_, not_yet_seen) = app.token(&acme, TokenSpec { name: "second", ..Default::default() });
+    assert_eq!(app.me(known_good.expose()).await.status(), 200);
+    let unknown = secret::generate(CredentialKind::ApiKey, &app.catalog.prefixes);
+    for _ in 0..31 {
+        app.me(unknown.expose()).await;
+    }
+    let limited = app.me(unknown.expose()).await;
+    assert_eq!(limited.status(), 429);
+    assert!(limited.headers().contains_key("retry-after"));
+    assert_eq!(app.me(known_good.expose()).await.status(), 200, "a cached good credential still works");
+    // Anything that would need a lookup waits: guessing cannot reach the database.
+    assert_eq!(app.me(not_yet_seen.expose()).await.status(), 429);
+    app.flush_usage().await;
+    assert_eq!(app.credential(&row.id).usage_count, 2);
+}
+
+#[tokio::test]
 async fn another_instance_sees_a_revocation_within_a_second() {
     let app = spawn_app().await;
     let acme = app.org("acme", Plan::Growth);
