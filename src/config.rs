@@ -10,6 +10,7 @@ use base64::Engine;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use url::Url;
 
+use crate::auth::session::SessionLimits;
 use crate::catalog::Catalog;
 
 const MIN_SESSION_KEY_BYTES: usize = 64;
@@ -127,6 +128,12 @@ pub struct ServerArgs {
     /// Offer a sign-in form listing the seeded users (loopback only)
     #[arg(long, env = "TESSERA_DEV_LOGIN", num_args = 0..=1, default_missing_value = "true")]
     pub dev_login: Option<bool>,
+    /// Minutes without a request after which a console session ends
+    #[arg(long, env = "TESSERA_SESSION_IDLE_MINUTES", default_value_t = 480)]
+    pub session_idle_minutes: u32,
+    /// Hours after sign-in after which a console session ends, active or not
+    #[arg(long, env = "TESSERA_SESSION_ABSOLUTE_HOURS", default_value_t = 168)]
+    pub session_absolute_hours: u32,
     /// Default requests per minute per credential
     #[arg(long, env = "TESSERA_RATE_LIMIT_PER_MINUTE", default_value_t = 600)]
     pub rate_limit_per_minute: u32,
@@ -213,7 +220,7 @@ impl fmt::Debug for SessionKey {
 
 #[derive(Clone)]
 pub struct OidcSettings {
-    pub issuer: Url,
+    pub issuer: String,
     pub client_id: String,
     pub client_secret: String,
 }
@@ -221,7 +228,7 @@ pub struct OidcSettings {
 impl fmt::Debug for OidcSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OidcSettings")
-            .field("issuer", &self.issuer.as_str())
+            .field("issuer", &self.issuer)
             .field("client_id", &self.client_id)
             .finish_non_exhaustive()
     }
@@ -238,6 +245,7 @@ pub struct Settings {
     pub session_key: SessionKey,
     pub catalog: Arc<Catalog>,
     pub dev_login: bool,
+    pub session_limits: SessionLimits,
     pub rate_limit_per_minute: u32,
     pub bench_baseline: bool,
 }
@@ -280,6 +288,15 @@ impl Settings {
             (None, Mode::Demo) => SessionKey::generate(),
             (None, Mode::Serve) => return Err("TESSERA_SESSION_KEY is required (base64 of 64 or more random bytes, e.g. `openssl rand -base64 64`)".into()),
         };
+        if args.session_idle_minutes == 0 || args.session_absolute_hours == 0 {
+            return Err(
+                "TESSERA_SESSION_IDLE_MINUTES and TESSERA_SESSION_ABSOLUTE_HOURS must be at least 1".into()
+            );
+        }
+        let session_limits = SessionLimits {
+            idle_seconds: i64::from(args.session_idle_minutes) * 60,
+            absolute_seconds: i64::from(args.session_absolute_hours) * 3600,
+        };
         if args.rate_limit_per_minute == 0 {
             return Err("TESSERA_RATE_LIMIT_PER_MINUTE must be at least 1".into());
         }
@@ -292,6 +309,7 @@ impl Settings {
             session_key,
             catalog: Arc::new(load_catalog(global.catalog.as_ref())?),
             dev_login,
+            session_limits,
             rate_limit_per_minute: args.rate_limit_per_minute,
             bench_baseline: args.bench_baseline,
         })
@@ -320,7 +338,9 @@ fn oidc_settings(args: &ServerArgs) -> Result<Option<OidcSettings>, String> {
     match (&args.oidc_issuer, &args.oidc_client_id, &args.oidc_client_secret) {
         (None, None, None) => Ok(None),
         (Some(issuer), Some(client_id), Some(client_secret)) => Ok(Some(OidcSettings {
-            issuer: parse_base_url("TESSERA_OIDC_ISSUER", issuer.clone())?,
+            // Kept as written: the provider's metadata must name exactly this issuer, and a
+            // parsed URL would add a trailing slash to a bare host.
+            issuer: parse_base_url("TESSERA_OIDC_ISSUER", issuer.clone()).map(|_| issuer.clone())?,
             client_id: client_id.clone(),
             client_secret: client_secret.clone(),
         })),

@@ -17,6 +17,7 @@ pub mod email;
 pub mod error;
 pub mod features;
 pub mod operator;
+pub mod routing;
 pub mod seed;
 pub mod startup;
 pub mod telemetry;

@@ -17,6 +17,7 @@ use crate::api::introspect::ResourceServers;
 use crate::api::rate_limit::RateLimits;
 use crate::api::usage::UsageRecorder;
 use crate::api::verifier::Verifier;
+use crate::auth::oidc::Oidc;
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::db::{self, DbPool};
@@ -34,6 +35,8 @@ pub struct AppState {
     pub usage: UsageRecorder,
     pub limits: RateLimits,
     pub servers: ResourceServers,
+    /// Single sign-on, when an OpenID provider is configured.
+    pub oidc: Option<Oidc>,
 }
 
 /// Usage reaches the database at most this far apart.
@@ -61,7 +64,12 @@ impl Application {
         let listener = TcpListener::bind(settings.bind)
             .map_err(|e| format!("cannot listen on {}: {e}", settings.bind))?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+        let oidc = match &settings.oidc {
+            Some(oidc) => Some(Oidc::new(oidc.clone(), &settings.public_url)?),
+            None => None,
+        };
         let state = web::Data::new(AppState {
+            oidc,
             pool,
             settings: Arc::new(settings),
             clock,
@@ -125,9 +133,10 @@ async fn background(state: web::Data<AppState>) {
 fn run(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, String> {
     let key = Key::derive_from(state.settings.session_key.bytes());
     let secure = state.settings.secure_cookies();
+    let idle = state.settings.session_limits.idle_seconds;
     let server = HttpServer::new(move || {
         App::new()
-            .wrap(session_middleware(key.clone(), secure))
+            .wrap(session_middleware(key.clone(), secure, idle))
             .wrap(security_headers())
             .wrap(TracingLogger::default())
             .app_data(state.clone())
@@ -140,7 +149,9 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, Stri
     Ok(server)
 }
 
-fn session_middleware(key: Key, secure: bool) -> SessionMiddleware<CookieSessionStore> {
+/// The cookie lives as long as the idle limit; the limits themselves are checked on the server
+/// side too (`TypedSession::live_user_id`), since a cookie's own expiry is the browser's to keep.
+fn session_middleware(key: Key, secure: bool, idle_seconds: i64) -> SessionMiddleware<CookieSessionStore> {
     SessionMiddleware::builder(CookieSessionStore::default(), key)
         .cookie_name(SESSION_COOKIE.into())
         .cookie_secure(secure)
@@ -148,7 +159,8 @@ fn session_middleware(key: Key, secure: bool) -> SessionMiddleware<CookieSession
         .cookie_same_site(SameSite::Lax)
         .cookie_content_security(CookieContentSecurity::Private)
         .session_lifecycle(
-            PersistentSession::default().session_ttl(actix_web::cookie::time::Duration::hours(8)),
+            PersistentSession::default()
+                .session_ttl(actix_web::cookie::time::Duration::seconds(idle_seconds)),
         )
         .build()
 }

@@ -18,9 +18,27 @@ use actix_web::{web, HttpMessage};
 use error::ApiError;
 use rate_limit::RateInfo;
 
+crate::routing::route_table! {
+    pub const ROUTES, fn resources, prefix "/api",
+    {
+        "/v1/openapi.json" => { get: openapi::openapi_document },
+        "/v1/me" => { get: me::me },
+        "/v1/bench/baseline" => { get: me::baseline },
+        "/v1/introspect" => { post: introspect::introspect },
+        "/v1/me/tokens" => { get: manage::my_tokens },
+        "/v1/me/tokens/{id}" => { delete: manage::revoke_my_token },
+        // Before `{collection}`, which would otherwise match `audit`.
+        "/v1/orgs/{slug}/audit" => { get: manage::audit },
+        "/v1/orgs/{slug}/{collection}" => { get: manage::list_credentials, post: manage::create_credential },
+        "/v1/orgs/{slug}/{collection}/{id}" => { patch: manage::edit_key, delete: manage::revoke_credential },
+        "/v1/orgs/{slug}/{collection}/{id}/rotate" => { post: manage::rotate_credential },
+    }
+}
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    let scope = resources().into_iter().fold(web::scope("/api"), |scope, resource| scope.service(resource));
     cfg.service(
-        web::scope("/api")
+        scope
             .wrap(from_fn(add_rate_headers))
             .app_data(web::JsonConfig::default().limit(64 * 1024).error_handler(|e, _| {
                 ApiError::bad_request(format!("The JSON body could not be read: {e}")).into()
@@ -32,27 +50,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .app_data(web::FormConfig::default().limit(16 * 1024).error_handler(|e, _| {
                 ApiError::bad_request(format!("The form could not be read: {e}")).into()
             }))
-            .service(web::resource("/v1/openapi.json").get(openapi::openapi_document))
-            .service(web::resource("/v1/me").get(me::me))
-            .service(web::resource("/v1/bench/baseline").get(me::baseline))
-            .service(web::resource("/v1/introspect").post(introspect::introspect))
-            .service(web::resource("/v1/me/tokens").get(manage::my_tokens))
-            .service(web::resource("/v1/me/tokens/{id}").delete(manage::revoke_my_token))
-            // Before `{collection}`, which would otherwise match `audit`.
-            .service(web::resource("/v1/orgs/{slug}/audit").get(manage::audit))
-            .service(
-                web::resource("/v1/orgs/{slug}/{collection}")
-                    .get(manage::list_credentials)
-                    .post(manage::create_credential),
-            )
-            .service(
-                web::resource("/v1/orgs/{slug}/{collection}/{id}")
-                    .patch(manage::edit_key)
-                    .delete(manage::revoke_credential),
-            )
-            .service(
-                web::resource("/v1/orgs/{slug}/{collection}/{id}/rotate").post(manage::rotate_credential),
-            )
             .default_service(web::to(|| async { Err::<&str, _>(ApiError::not_found()) })),
     );
 }

@@ -19,6 +19,7 @@ use crate::views::render;
 #[template(path = "auth/sign_in.html")]
 struct SignInPage {
     csrf_token: String,
+    sso: bool,
     dev_login: bool,
     users: Vec<User>,
 }
@@ -30,7 +31,7 @@ pub async fn sign_in_page(
     let dev_login = state.settings.dev_login;
     let users =
         if dev_login { db::run(&state.pool, |conn| Ok(orgs::all_users(conn)?)).await? } else { Vec::new() };
-    render(&SignInPage { csrf_token: session.csrf_token()?, dev_login, users })
+    render(&SignInPage { csrf_token: session.csrf_token()?, sso: state.oidc.is_some(), dev_login, users })
 }
 
 #[derive(Deserialize)]
@@ -79,7 +80,7 @@ pub async fn dev_sign_in(
         Ok(user)
     })
     .await?;
-    session.sign_in(&user.id)?;
+    session.sign_in(&user.id, now.and_utc().timestamp())?;
     Ok(see_other("/"))
 }
 
@@ -108,13 +109,19 @@ pub async fn sign_out(
 
 /// `/`: the first org of a signed-in person, or the sign-in page.
 pub async fn home(state: web::Data<AppState>, session: TypedSession) -> Result<HttpResponse, AppError> {
-    let Some(user_id) = session.user_id()? else {
+    let now = state.clock.now().and_utc().timestamp();
+    let Some(user_id) = session.live_user_id(now, state.settings.session_limits)? else {
         return Ok(see_other("/sign-in"));
     };
-    let orgs = db::run(&state.pool, move |conn| Ok(orgs::orgs_of(conn, &user_id)?)).await?;
-    Ok(match orgs.first() {
-        Some((org, _)) => see_other(&format!("/orgs/{}/settings/tokens", org.slug)),
-        None => see_other("/sign-in"),
+    let (orgs, user) = db::run(&state.pool, move |conn| {
+        Ok((orgs::orgs_of(conn, &user_id)?, orgs::find_user(conn, &user_id)?))
+    })
+    .await?;
+    Ok(match (orgs.first(), user.is_some_and(|u| u.is_operator)) {
+        (Some((org, _)), _) => see_other(&format!("/orgs/{}/settings/tokens", org.slug)),
+        // An operator in no org still has every org to read.
+        (None, true) => see_other("/operator/orgs"),
+        (None, false) => see_other("/sign-in"),
     })
 }
 

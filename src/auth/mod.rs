@@ -4,8 +4,10 @@
 mod access;
 pub mod csrf;
 pub mod dev_login;
+pub mod oidc;
 mod role;
 pub mod session;
+pub mod sso;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
@@ -73,8 +75,10 @@ pub fn state(req: &HttpRequest) -> Result<web::Data<AppState>, AppError> {
 
 async fn signed_in(req: HttpRequest) -> Result<SignedIn, AppError> {
     let session = TypedSession::extract(&req).await.map_err(|_| AppError::SignInRequired)?;
-    let user_id = session.user_id()?.ok_or(AppError::SignInRequired)?;
     let state = state(&req)?;
+    let now = state.clock.now().and_utc().timestamp();
+    let user_id =
+        session.live_user_id(now, state.settings.session_limits)?.ok_or(AppError::SignInRequired)?;
     let user = db::run(&state.pool, move |conn| Ok(orgs::find_user(conn, &user_id)?)).await?;
     // A session of a user who no longer exists is no session.
     let user = user.ok_or(AppError::SignInRequired)?;

@@ -9,18 +9,72 @@ use crate::error::AppError;
 
 const USER_ID: &str = "user_id";
 const CSRF: &str = "csrf";
+const SIGNED_IN_AT: &str = "signed_in_at";
+const LAST_SEEN_AT: &str = "last_seen_at";
+const OIDC_PENDING: &str = "oidc_pending";
+
+/// A sign-in started at the identity provider and not finished yet: what the callback must match.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct PendingSignIn {
+    pub state: String,
+    pub nonce: String,
+    pub pkce_verifier: String,
+    /// Unix seconds.
+    pub started_at: i64,
+}
+
+/// How long a session lives: since its last request, and since sign-in whatever happens.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionLimits {
+    pub idle_seconds: i64,
+    pub absolute_seconds: i64,
+}
+
+/// `last_seen_at` is rewritten at most this often, so that not every request re-sends the cookie.
+const LAST_SEEN_RESOLUTION_SECONDS: i64 = 60;
 
 /// The session with named, typed accessors instead of string keys scattered around.
 pub struct TypedSession(Session);
 
 impl TypedSession {
     /// A new session id and a new CSRF token at sign-in, so nothing set before survives it.
-    pub fn sign_in(&self, user_id: &str) -> Result<(), AppError> {
+    pub fn sign_in(&self, user_id: &str, now: i64) -> Result<(), AppError> {
         self.0.renew();
         self.0.clear();
         self.0.insert(USER_ID, user_id).map_err(insert_failed)?;
         self.0.insert(CSRF, new_csrf_token()).map_err(insert_failed)?;
+        self.0.insert(SIGNED_IN_AT, now).map_err(insert_failed)?;
+        self.0.insert(LAST_SEEN_AT, now).map_err(insert_failed)?;
         Ok(())
+    }
+
+    /// The signed-in user, if the session is still within its limits; an expired session is
+    /// ended here, so the next page asks to sign in again.
+    pub fn live_user_id(&self, now: i64, limits: SessionLimits) -> Result<Option<String>, AppError> {
+        let Some(user_id) = self.user_id()? else {
+            return Ok(None);
+        };
+        let signed_in_at: i64 = self.0.get(SIGNED_IN_AT).map_err(get_failed)?.unwrap_or(i64::MIN);
+        let last_seen_at: i64 = self.0.get(LAST_SEEN_AT).map_err(get_failed)?.unwrap_or(i64::MIN);
+        let too_old = now.saturating_sub(signed_in_at) > limits.absolute_seconds;
+        let idle = now.saturating_sub(last_seen_at) > limits.idle_seconds;
+        if too_old || idle {
+            self.sign_out();
+            return Ok(None);
+        }
+        if now - last_seen_at >= LAST_SEEN_RESOLUTION_SECONDS {
+            self.0.insert(LAST_SEEN_AT, now).map_err(insert_failed)?;
+        }
+        Ok(Some(user_id))
+    }
+
+    pub fn start_oidc(&self, pending: &PendingSignIn) -> Result<(), AppError> {
+        self.0.insert(OIDC_PENDING, pending).map_err(insert_failed)
+    }
+
+    /// The pending sign-in, removed: a callback can use it once.
+    pub fn take_oidc(&self) -> Option<PendingSignIn> {
+        self.0.remove_as::<PendingSignIn>(OIDC_PENDING).and_then(Result::ok)
     }
 
     pub fn sign_out(&self) {

@@ -386,3 +386,34 @@ fn member_event<'a>(
         details,
     }
 }
+
+/// The person signed in by this OpenID identity.
+pub fn find_user_by_oidc(conn: &mut DbConnection, issuer: &str, subject: &str) -> QueryResult<Option<User>> {
+    users::table
+        .filter(users::oidc_issuer.eq(issuer))
+        .filter(users::oidc_subject.eq(subject))
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Links a person added by email to the OpenID identity that first signed in with it; only if
+/// no identity is linked yet, so a race cannot link two.
+pub fn link_oidc(
+    conn: &mut DbConnection,
+    user_id: &str,
+    issuer: &str,
+    subject: &str,
+    display_name: Option<&str>,
+) -> QueryResult<bool> {
+    let linked = diesel::update(users::table.find(user_id).filter(users::oidc_subject.is_null()))
+        .set((users::oidc_issuer.eq(issuer), users::oidc_subject.eq(subject)))
+        .execute(conn)?;
+    if let (1, Some(name)) = (linked, display_name.filter(|n| !n.trim().is_empty())) {
+        let name: String = name.trim().chars().take(200).collect();
+        diesel::update(users::table.find(user_id).filter(users::display_name.eq("")))
+            .set(users::display_name.eq(name))
+            .execute(conn)?;
+    }
+    Ok(linked == 1)
+}

@@ -9,7 +9,7 @@ pub mod operator;
 
 use actix_web::web;
 
-use crate::auth::dev_login;
+use crate::auth::{dev_login, sso};
 use crate::startup::{healthz, readyz};
 use credentials::handlers as creds;
 use members::handlers as membership;
@@ -22,6 +22,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/static/{file}").get(assets::serve))
         .service(web::resource("/sign-in").get(dev_login::sign_in_page))
         .service(web::resource("/auth/dev").post(dev_login::dev_sign_in))
+        .service(web::resource("/auth/login").get(sso::login))
+        .service(web::resource("/auth/callback").get(sso::callback))
         .service(web::resource("/sign-out").post(dev_login::sign_out))
         .service(
             web::resource("/account/tokens").get(account::handlers::page).post(account::handlers::create),

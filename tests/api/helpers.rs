@@ -63,9 +63,14 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(catalog: Catalog) -> TestApp {
+    spawn_app_configured(catalog, |_| {}).await
+}
+
+/// An app whose settings the test adjusts before it starts.
+pub async fn spawn_app_configured(catalog: Catalog, adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let catalog = Arc::new(catalog);
-    let settings = Settings {
+    let mut settings = Settings {
         database: database_for_test(&dir),
         bind: "127.0.0.1:0".parse().unwrap(),
         public_url: "http://127.0.0.1".parse().unwrap(),
@@ -76,7 +81,12 @@ pub async fn spawn_app_with(catalog: Catalog) -> TestApp {
         dev_login: true,
         rate_limit_per_minute: 600,
         bench_baseline: true,
+        session_limits: tessera::auth::session::SessionLimits {
+            idle_seconds: 8 * 3600,
+            absolute_seconds: 7 * 24 * 3600,
+        },
     };
+    adjust(&mut settings);
     let clock = Arc::new(ManualClock::starting_at(test_now()));
     let database_url = match &settings.database {
         DatabaseUrl::Sqlite(path) => format!("sqlite://{path}"),
@@ -403,6 +413,10 @@ impl TestApp {
             dev_login: true,
             rate_limit_per_minute: 600,
             bench_baseline: true,
+            session_limits: tessera::auth::session::SessionLimits {
+                idle_seconds: 8 * 3600,
+                absolute_seconds: 7 * 24 * 3600,
+            },
         };
         let app = Application::build_with_pool(
             settings,

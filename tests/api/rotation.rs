@@ -30,6 +30,8 @@ async fn rotating_now_replaces_the_secret_and_stops_the_old_one_at_once() {
     let first = texts(&created, "#new-secret").remove(0);
     let old = app.credentials_of(&acme).remove(0);
     app.clock.advance(TimeDelta::days(10));
+    // Ten idle days end any console session: sign in again.
+    let alice = app.sign_in(&acme.owner).await;
 
     let response = rotate(&alice, &tokens_path(&acme), &old.id, "now").await;
     assert_eq!(response.status(), 200);

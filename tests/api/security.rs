@@ -114,6 +114,20 @@ async fn the_session_cookie_is_http_only_and_same_site_lax() {
     assert!(cookie.starts_with("tessera_session="));
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(!cookie.contains("Secure"), "plain http: a Secure cookie would never come back");
+    assert!(cookie.contains("Max-Age=28800"), "the idle limit: {cookie}");
+}
+
+#[tokio::test]
+async fn the_session_cookie_is_secure_behind_https() {
+    let app = spawn_app_configured(tessera::catalog::Catalog::built_in(), |settings| {
+        settings.public_url = "https://tessera.example.test".parse().unwrap();
+    })
+    .await;
+    let response = app.anonymous().get("/sign-in").await;
+    let cookie = response.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.contains("Secure"), "{cookie}");
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
 }
 
 #[tokio::test]

@@ -55,3 +55,51 @@ async fn health_and_readiness() {
     assert_eq!(session.get("/healthz").await.status(), 200);
     assert_eq!(session.get("/readyz").await.text().await.unwrap(), "ready");
 }
+
+#[tokio::test]
+async fn a_session_ends_after_eight_idle_hours() {
+    let app = spawn_app().await;
+    let acme = app.org("acme", Plan::Growth);
+    let alice = app.sign_in(&acme.owner).await;
+    app.clock.advance(chrono::TimeDelta::hours(8) - chrono::TimeDelta::minutes(1));
+    assert_eq!(alice.get(&tokens_path(&acme)).await.status(), 200, "used within the idle limit");
+    app.clock.advance(chrono::TimeDelta::hours(8) - chrono::TimeDelta::minutes(1));
+    assert_eq!(alice.get(&tokens_path(&acme)).await.status(), 200, "each request restarts the idle limit");
+    app.clock.advance(chrono::TimeDelta::hours(8) + chrono::TimeDelta::minutes(1));
+    let idle = alice.get(&tokens_path(&acme)).await;
+    assert_eq!(idle.status(), 303);
+    assert_eq!(idle.headers()["location"], "/sign-in");
+    app.clock.advance(chrono::TimeDelta::minutes(-30));
+    assert_eq!(alice.get(&tokens_path(&acme)).await.status(), 303, "an ended session stays ended");
+}
+
+#[tokio::test]
+async fn a_session_ends_seven_days_after_sign_in_however_busy() {
+    let app = spawn_app().await;
+    let acme = app.org("acme", Plan::Growth);
+    let alice = app.sign_in(&acme.owner).await;
+    for _ in 0..24 {
+        app.clock.advance(chrono::TimeDelta::hours(7));
+        assert_eq!(alice.get(&tokens_path(&acme)).await.status(), 200);
+    }
+    app.clock.advance(chrono::TimeDelta::hours(7));
+    assert_eq!(alice.get(&tokens_path(&acme)).await.status(), 303, "7 days and 7 hours after sign-in");
+    let again = app.sign_in(&acme.owner).await;
+    assert_eq!(again.get(&tokens_path(&acme)).await.status(), 200, "signing in again starts over");
+}
+
+#[tokio::test]
+async fn an_operator_in_no_org_lands_on_the_list_of_orgs() {
+    use diesel::prelude::*;
+    use tessera::db::schema::users::dsl as u;
+    let app = spawn_app().await;
+    app.org("acme", Plan::Growth);
+    let operator = app.user("ops@example.com");
+    diesel::update(u::users.find(&operator.id))
+        .set(u::is_operator.eq(true))
+        .execute(&mut app.conn())
+        .unwrap();
+    let session = app.sign_in(&operator).await;
+    assert_eq!(session.get("/").await.headers()["location"], "/operator/orgs");
+    assert_eq!(session.get("/operator/orgs").await.status(), 200);
+}

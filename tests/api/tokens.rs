@@ -235,6 +235,7 @@ async fn the_plan_caps_live_tokens_and_refuses_clearly() {
     );
 
     app.clock.advance(TimeDelta::days(31));
+    let alice = app.sign_in(&acme.owner).await;
     assert_eq!(
         alice.post(&tokens_path(&acme), &generate("third", &["all"], "30")).await.status(),
         200,
