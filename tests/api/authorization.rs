@@ -238,7 +238,8 @@ fn console_class(response: &reqwest::Response) -> Class {
     let status = response.status().as_u16();
     assert!(status < 500, "{} answered {status}", response.url());
     // The security floor (SPEC §7) on every answer of every route, whoever asks.
-    for header in ["content-security-policy", "x-content-type-options", "referrer-policy", "x-frame-options"] {
+    for header in ["content-security-policy", "x-content-type-options", "referrer-policy", "x-frame-options"]
+    {
         assert!(response.headers().contains_key(header), "{header} missing on {}", response.url());
     }
     let to_sign_in = response.headers().get("location").is_some_and(|l| l == "/sign-in");
