@@ -11,6 +11,7 @@ use crate::credentials::{secret, CredentialKind, Grants, Plan};
 use crate::db::audit::Actor;
 use crate::db::credentials::{self as repo, NewCredential};
 use crate::db::orgs::{self, Org, User};
+use crate::db::usage::{self, PendingUsage};
 use crate::db::{new_id, DbConnection, DbPool};
 
 pub const DEMO_ORG: &str = "acme";
@@ -59,7 +60,10 @@ const fn demo_credential(
 const AT: CredentialKind = CredentialKind::AccessToken;
 const AK: CredentialKind = CredentialKind::ApiKey;
 
-const DEMO_TOKENS: [DemoToken; 8] = [
+/// Where the demo credentials were used from, the most recent first.
+const DEMO_ADDRESSES: [&str; 4] = ["203.0.113.24", "198.51.100.7", "192.0.2.55", "203.0.113.80"];
+
+const DEMO_TOKENS: [DemoToken; 9] = [
     demo_credential(
         AT,
         "CI deploy",
@@ -92,6 +96,10 @@ const DEMO_TOKENS: [DemoToken; 8] = [
     DemoToken {
         description: Some("Checks credentials for the platform's API gateway."),
         ..demo_credential(AK, "Gateway introspection", &["introspect"], (14, None), (900, Some(0)))
+    },
+    DemoToken {
+        description: Some("Nightly database backups; the job moved to another system."),
+        ..demo_credential(AK, "Nightly backup", &["manage_backups"], (150, None), (5, Some(60 * 24 * 45)))
     },
 ];
 
@@ -204,10 +212,43 @@ fn seed_token(
                 total += requests;
             }
         }
-        repo::add_usage(conn, &new.id, total, last_used, "203.0.113.24")?;
+        if total == 0 {
+            // Used only before the last 30 days: its count is all older than the chart.
+            total = token.daily_requests * 20;
+        }
+        repo::add_usage(conn, &new.id, total, last_used, DEMO_ADDRESSES[0])?;
+        usage::apply(conn, &new.id, &demo_addresses_and_failures(token, created_at, last_used, now))?;
     }
     if let Some(days) = token.revoked_days_ago {
         repo::revoke(conn, &org.id, kind, &new.id, &actor(revoker), now - TimeDelta::days(days))?;
     }
     Ok(())
+}
+
+/// The addresses a used demo credential was seen at (never before it existed), and a refused
+/// attempt now and then, for its usage page.
+fn demo_addresses_and_failures(
+    token: &DemoToken,
+    created_at: NaiveDateTime,
+    last_used: NaiveDateTime,
+    now: NaiveDateTime,
+) -> PendingUsage {
+    let addresses = DEMO_ADDRESSES
+        .iter()
+        .zip([0, 1, 3, 8])
+        .map(|(ip, days_earlier)| ((*ip).to_owned(), last_used - TimeDelta::days(days_earlier)))
+        .filter(|(_, seen)| *seen >= created_at)
+        .collect();
+    let per_day: Vec<_> = (0..30_i64)
+        .filter(|days_ago| token.daily_requests > 0 && days_ago % 9 == 4)
+        .map(|days_ago| (now - TimeDelta::days(days_ago), 1 + days_ago / 9))
+        .filter(|(at, _)| *at >= created_at && at.date() <= last_used.date())
+        .map(|(at, failed)| (at.date(), 0, failed))
+        .collect();
+    PendingUsage {
+        failed: per_day.iter().map(|(_, _, failed)| failed).sum(),
+        per_day,
+        addresses,
+        ..PendingUsage::default()
+    }
 }

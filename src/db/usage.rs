@@ -1,8 +1,11 @@
-//! Writes of aggregated usage: one batch per flush, never one write per request.
+//! Usage: writes of aggregated usage (one batch per flush, never one write per request), and
+//! the reads of the usage pages and reports.
 
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
+use super::audit::AuditEntry;
+use super::credentials::CredentialRow;
 use super::schema::{credential_addresses as a, credential_usage_daily as d, credentials as c};
 use super::DbConnection;
 
@@ -92,11 +95,12 @@ fn keep_newest_addresses(conn: &mut DbConnection, id: &str) -> QueryResult<()> {
     Ok(())
 }
 
-/// The newest addresses first.
+/// The last `KEPT_ADDRESSES` distinct addresses, the newest first.
 pub fn recent_addresses(conn: &mut DbConnection, id: &str) -> QueryResult<Vec<(String, NaiveDateTime)>> {
     a::table
         .filter(a::credential_id.eq(id))
-        .order(a::last_seen_at.desc())
+        .order((a::last_seen_at.desc(), a::ip.asc()))
+        .limit(KEPT_ADDRESSES)
         .select((a::ip, a::last_seen_at))
         .load(conn)
 }
@@ -107,5 +111,106 @@ pub fn daily(conn: &mut DbConnection, id: &str) -> QueryResult<Vec<(NaiveDate, i
         .filter(d::credential_id.eq(id))
         .order(d::day.asc())
         .select((d::day, d::request_count, d::failed_count))
+        .load(conn)
+}
+
+/// (day, requests, failed) of one credential from `first` to `last` inclusive, oldest first;
+/// days without a row had no use.
+pub fn daily_between(
+    conn: &mut DbConnection,
+    id: &str,
+    first: NaiveDate,
+    last: NaiveDate,
+) -> QueryResult<Vec<(NaiveDate, i64, i64)>> {
+    d::table
+        .filter(d::credential_id.eq(id))
+        .filter(d::day.ge(first))
+        .filter(d::day.le(last))
+        .order(d::day.asc())
+        .select((d::day, d::request_count, d::failed_count))
+        .load(conn)
+}
+
+/// How long the audit history of one credential may get on its page.
+pub const HISTORY_LIMIT: i64 = 200;
+
+/// The audit entries about one credential of an org, oldest first: its creation (or the
+/// rotation that minted it), edits, revocation, and the rotation that replaced it (an entry
+/// whose target is the successor). Past `HISTORY_LIMIT`, the newest are kept.
+pub fn history(conn: &mut DbConnection, org_id: &str, id: &str) -> QueryResult<Vec<AuditEntry>> {
+    use super::schema::audit_log as l;
+    let successors: Vec<String> =
+        c::table.filter(c::org_id.eq(org_id)).filter(c::rotated_from.eq(id)).select(c::id).load(conn)?;
+    let mut entries: Vec<AuditEntry> = l::table
+        .filter(l::org_id.eq(org_id))
+        .filter(l::target_id.eq(id).or(l::target_id.eq_any(successors).and(l::action.like("%.rotate"))))
+        .order((l::occurred_at.desc(), l::id.desc()))
+        .limit(HISTORY_LIMIT)
+        .select(AuditEntry::as_select())
+        .load(conn)?;
+    entries.reverse();
+    Ok(entries)
+}
+
+/// Which credentials a stale report lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stale {
+    /// Never used, however old.
+    NeverUsed,
+    /// No use since this moment: the last use, or the creation of one never used, is older.
+    UnusedSince(NaiveDateTime),
+}
+
+/// How many rows a report section shows at most.
+pub const REPORT_LIMIT: i64 = 500;
+
+/// Credentials that still work: not revoked (nor scheduled to stop after a rotation) and not
+/// expired. Reports are about what could still be used.
+macro_rules! in_service_at {
+    ($now:expr) => {
+        c::revoked_at.is_null().and(c::expires_at.is_null().or(c::expires_at.gt($now)))
+    };
+}
+
+/// The org's credentials of every kind that are stale, least recently used first.
+pub fn stale(
+    conn: &mut DbConnection,
+    org_id: &str,
+    which: Stale,
+    now: NaiveDateTime,
+) -> QueryResult<Vec<CredentialRow>> {
+    let query = c::table.filter(c::org_id.eq(org_id)).filter(in_service_at!(now)).into_boxed();
+    let query = match which {
+        Stale::NeverUsed => query.filter(c::last_used_at.is_null()),
+        Stale::UnusedSince(cutoff) => query
+            .filter(c::last_used_at.le(cutoff).or(c::last_used_at.is_null().and(c::created_at.le(cutoff)))),
+    };
+    let mut rows = query
+        .order((c::created_at.asc(), c::id.asc()))
+        .limit(REPORT_LIMIT)
+        .select(CredentialRow::as_select())
+        .load(conn)?;
+    // The backends order NULLs differently; sorted here, alike on both.
+    rows.sort_by(|a, b| {
+        (a.last_used_at.unwrap_or(a.created_at), &a.id).cmp(&(b.last_used_at.unwrap_or(b.created_at), &b.id))
+    });
+    Ok(rows)
+}
+
+/// The org's credentials of every kind that stop working after `now` and no later than `until`,
+/// soonest first.
+pub fn expiring(
+    conn: &mut DbConnection,
+    org_id: &str,
+    now: NaiveDateTime,
+    until: NaiveDateTime,
+) -> QueryResult<Vec<CredentialRow>> {
+    c::table
+        .filter(c::org_id.eq(org_id))
+        .filter(in_service_at!(now))
+        .filter(c::expires_at.le(until))
+        .order((c::expires_at.asc(), c::id.asc()))
+        .limit(REPORT_LIMIT)
+        .select(CredentialRow::as_select())
         .load(conn)
 }

@@ -6,6 +6,7 @@ pub mod credentials;
 pub mod forms;
 pub mod members;
 pub mod operator;
+pub mod usage;
 
 use actix_web::web;
 
@@ -13,6 +14,7 @@ use crate::auth::{dev_login, sso};
 use crate::startup::{healthz, readyz};
 use credentials::handlers as creds;
 use members::handlers as membership;
+use usage::handlers as usage_pages;
 
 crate::routing::route_table! {
     pub const ROUTES, fn resources, prefix "",
@@ -33,10 +35,13 @@ crate::routing::route_table! {
         "/orgs/{slug}/settings/members" => { get: membership::page, post: membership::add },
         "/orgs/{slug}/settings/members/{user_id}/role" => { post: membership::change_role },
         "/orgs/{slug}/settings/members/{user_id}/remove" => { post: membership::remove },
+        // Reports before the credential tabs too, for the same reason.
+        "/orgs/{slug}/settings/reports" => { get: usage_pages::reports_page },
         "/orgs/{slug}/settings/{tab}" => { get: creds::page, post: creds::create },
         "/orgs/{slug}/settings/{tab}/{id}/revoke" => { post: creds::revoke },
         "/orgs/{slug}/settings/{tab}/{id}/rotate" => { post: creds::rotate },
         "/orgs/{slug}/settings/{tab}/{id}/edit" => { get: creds::edit_page, post: creds::edit },
+        "/orgs/{slug}/settings/{tab}/{id}/usage" => { get: usage_pages::usage_page },
     }
 }
 

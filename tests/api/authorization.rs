@@ -52,6 +52,8 @@ enum Policy {
     OrgWrite,
     OwnerRead,
     OwnerWrite,
+    /// The audit log: owners, admins, auditors and operators read; members do not.
+    AuditRead,
     ApiPublic,
     ApiAnyCredential,
     ApiIntrospect,
@@ -77,12 +79,22 @@ impl Policy {
             (Policy::OperatorOnly, Anonymous) => SignIn,
             (Policy::OperatorOnly, Operator) => Allowed,
             (Policy::OperatorOnly, _) => NotFound,
-            (Policy::OrgRead | Policy::OrgWrite | Policy::OwnerRead | Policy::OwnerWrite, Anonymous) => {
-                SignIn
-            }
-            (Policy::OrgRead | Policy::OrgWrite | Policy::OwnerRead | Policy::OwnerWrite, NonMember) => {
-                NotFound
-            }
+            (
+                Policy::OrgRead
+                | Policy::OrgWrite
+                | Policy::OwnerRead
+                | Policy::OwnerWrite
+                | Policy::AuditRead,
+                Anonymous,
+            ) => SignIn,
+            (
+                Policy::OrgRead
+                | Policy::OrgWrite
+                | Policy::OwnerRead
+                | Policy::OwnerWrite
+                | Policy::AuditRead,
+                NonMember,
+            ) => NotFound,
             (Policy::OrgRead, _) => Allowed,
             (Policy::OrgWrite, Admin | Owner) => Allowed,
             (Policy::OrgWrite, _) => Forbidden,
@@ -90,6 +102,8 @@ impl Policy {
             (Policy::OwnerRead, _) => Forbidden,
             (Policy::OwnerWrite, Owner) => Allowed,
             (Policy::OwnerWrite, _) => Forbidden,
+            (Policy::AuditRead, Member) => Forbidden,
+            (Policy::AuditRead, _) => Allowed,
             (_, Anonymous) => Unauthorized,
             (Policy::ApiAnyCredential, _) => Allowed,
             (Policy::ApiIntrospect, _) => Forbidden,
@@ -124,6 +138,8 @@ fn policy(method: &str, path: &str, collection: &str) -> Option<Policy> {
         ("post", "/orgs/{slug}/settings/members")
         | ("post", "/orgs/{slug}/settings/members/{user_id}/role")
         | ("post", "/orgs/{slug}/settings/members/{user_id}/remove") => OwnerWrite,
+        // Usage pages and reports: read by the audit log's readers too.
+        ("get", "/orgs/{slug}/settings/reports" | "/orgs/{slug}/settings/{tab}/{id}/usage") => AuditRead,
         ("get", "/orgs/{slug}/settings/{tab}") => OrgRead,
         ("post", "/orgs/{slug}/settings/{tab}")
         | ("post", "/orgs/{slug}/settings/{tab}/{id}/revoke")

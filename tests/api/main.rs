@@ -21,3 +21,4 @@ mod sso;
 mod startup;
 mod tokens;
 mod tokens_access;
+mod usage_pages;

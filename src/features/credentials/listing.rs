@@ -70,6 +70,8 @@ pub struct CredentialList {
     pub can_manage: bool,
     /// Rotation mints a secret, so the API-access gate closes it too.
     pub can_mint: bool,
+    /// Each row's usage count links to its usage page.
+    pub can_read_usage: bool,
     pub noun: &'static str,
     pub is_api_keys: bool,
 }
