@@ -2,6 +2,7 @@
 //! TESSERA_TEST_BACKEND=postgres.
 
 mod api_keys;
+mod audit;
 mod authorization;
 mod bearer;
 mod helpers;

@@ -69,6 +69,6 @@ fn migrate_applies_once() {
     };
     let first = run();
     assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
-    assert_eq!(String::from_utf8_lossy(&first.stdout).trim(), "4 migration(s) applied");
+    assert_eq!(String::from_utf8_lossy(&first.stdout).trim(), "5 migration(s) applied");
     assert_eq!(String::from_utf8_lossy(&run().stdout).trim(), "0 migration(s) applied");
 }
