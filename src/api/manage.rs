@@ -10,12 +10,15 @@ use super::bearer::ApiCaller;
 use super::error::ApiError;
 use super::me::rfc3339;
 use super::openapi::{
-    BadRequest, Collection, Conflict, Forbidden, NotFound, RateLimited, Unauthorized, Unprocessable,
+    AuditAction, BadRequest, Collection, Conflict, Forbidden, NotFound, RateLimited, Unauthorized,
+    Unprocessable,
 };
 use crate::auth::{Access, Role};
 use crate::credentials::{CredentialKind, Status};
+use crate::db::audit::{self as audit_log, AuditFilter, Cursor, Window};
 use crate::db::credentials::{self as repo, CredentialRow, RevokeOutcome};
 use crate::db::{self, orgs};
+use crate::features::audit::filter::{parse_cursor, FilterInput, CHOOSE_AN_ACTION};
 use crate::features::credentials::forms::{CreateForm, EditForm, Grace};
 use crate::features::credentials::listing::ListParams;
 use crate::features::credentials::service::{self, Acting, Refusal, Rotated};
@@ -506,9 +509,59 @@ pub async fn edit_key(
     Ok(HttpResponse::Ok().json(CredentialJson::of(after, now)))
 }
 
+/// The audit log's query: the console page's filters, a cursor and a page size.
 #[derive(Debug, Deserialize)]
 pub struct AuditParams {
+    pub action: Option<String>,
+    pub actor: Option<String>,
+    pub credential: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub cursor: Option<String>,
     pub limit: Option<i64>,
+}
+
+const AUDIT_DEFAULT_LIMIT: i64 = 100;
+const AUDIT_MAX_LIMIT: i64 = 500;
+
+impl AuditParams {
+    fn filter(&self) -> Result<AuditFilter, ApiError> {
+        // A console form sends an empty action for "all actions"; the API's is one of its enum.
+        if self.action.as_deref() == Some("") {
+            return Err(ApiError::bad_request(format!("action: {CHOOSE_AN_ACTION}")));
+        }
+        let input = FilterInput {
+            action: self.action.as_deref(),
+            actor: self.actor.as_deref(),
+            credential: self.credential.as_deref(),
+            from: self.from.as_deref(),
+            to: self.to.as_deref(),
+        };
+        input.parse().map_err(|errors| {
+            let why: Vec<String> =
+                errors.fields().map(|(field, message)| format!("{field}: {message}")).collect();
+            ApiError::bad_request(why.join(" "))
+        })
+    }
+
+    fn window(&self) -> Result<Window, ApiError> {
+        match self.cursor.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+            None => Ok(Window::Newest),
+            Some(raw) => parse_cursor(raw)
+                .map(Window::Before)
+                .map_err(|m| ApiError::bad_request(format!("cursor: {m}"))),
+        }
+    }
+
+    fn limit(&self) -> Result<i64, ApiError> {
+        match self.limit {
+            None => Ok(AUDIT_DEFAULT_LIMIT),
+            Some(limit) if (1..=AUDIT_MAX_LIMIT).contains(&limit) => Ok(limit),
+            Some(_) => {
+                Err(ApiError::bad_request(format!("limit: Use a number from 1 to {AUDIT_MAX_LIMIT}.")))
+            }
+        }
+    }
 }
 
 /// One audit log entry.
@@ -529,9 +582,13 @@ pub struct AuditJson {
     pub details: serde_json::Value,
 }
 
+/// Entries, newest first, and where the next (older) ones start.
 #[derive(Serialize, ToSchema)]
 pub struct AuditPage {
     pub items: Vec<AuditJson>,
+    /// Pass it as `cursor` for the entries after these; `null` when there are none.
+    #[schema(required = true)]
+    pub next_cursor: Option<String>,
 }
 
 /// A personal token of the caller's user, with the org it is bound to.
@@ -547,14 +604,21 @@ pub struct PersonalTokenList {
     pub items: Vec<PersonalTokenJson>,
 }
 
-/// The org's audit log, newest first (owner, admin and auditor).
+/// The org's audit log, newest first (owner, admin and auditor), filtered as the console's
+/// Settings → Audit log page is, and paged by cursor: pass `next_cursor` back as `cursor`.
 #[utoipa::path(
     get,
     path = "/api/v1/orgs/{slug}/audit",
     tag = "audit",
     params(
         ("slug" = String, Path, description = "The org the personal token is bound to."),
-        ("limit" = Option<i64>, Query, description = "Entries to return, 1 to 500 (default 100)."),
+        ("action" = Option<AuditAction>, Query, description = "Only entries of this action."),
+        ("actor" = Option<String>, Query, max_length = 100, description = "Only entries whose actor (an email, `operator (cli)`) contains this, in any case."),
+        ("credential" = Option<String>, Query, max_length = 100, description = "Only entries about, or made with, the org's credentials with this id, this display prefix (or its start) or a name containing this."),
+        ("from" = Option<String>, Query, max_length = 40, description = "Only entries at or after this: a date (`YYYY-MM-DD`, from 00:00 UTC) or an RFC 3339 time."),
+        ("to" = Option<String>, Query, max_length = 40, description = "Only entries at or before this: a date (`YYYY-MM-DD`, the whole UTC day) or an RFC 3339 time."),
+        ("cursor" = Option<String>, Query, max_length = 200, description = "`next_cursor` of the previous answer (opaque)."),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 500, description = "Entries to return, 1 to 500 (default 100)."),
     ),
     responses(
         (status = 200, description = "Entries, newest first.", body = AuditPage),
@@ -578,28 +642,35 @@ pub async fn audit(
             "Reading the audit log needs the owner, admin or auditor role.",
         ));
     }
-    let limit = params.limit.unwrap_or(100).clamp(1, 500);
+    let (filter, window, limit) = (params.filter()?, params.window()?, params.limit()?);
     let org_id = acting.org.id.clone();
-    let entries =
-        db::run(&state.pool, move |conn| Ok(crate::db::audit::for_org(conn, &org_id, limit)?)).await?;
-    let items: Vec<AuditJson> = entries
+    let slice =
+        db::run(&state.pool, move |conn| Ok(audit_log::search(conn, &org_id, &filter, &window, limit)?))
+            .await?;
+    let next_cursor =
+        if slice.more { slice.records.last().map(|r| Cursor::of(&r.entry).encode()) } else { None };
+    let items: Vec<AuditJson> = slice
+        .records
         .into_iter()
-        .map(|e| AuditJson {
-            occurred_at: rfc3339(e.occurred_at),
-            details: serde_json::from_str(&e.details).unwrap_or_default(),
-            id: e.id,
-            actor: e.actor_label,
-            actor_user_id: e.actor_user_id,
-            actor_credential_id: e.actor_credential_id,
-            action: e.action,
-            target_type: e.target_type,
-            target_id: e.target_id,
-            target: e.target_label,
-            ip: e.ip,
-            user_agent: e.user_agent,
+        .map(|record| {
+            let e = record.entry;
+            AuditJson {
+                occurred_at: rfc3339(e.occurred_at),
+                details: serde_json::from_str(&e.details).unwrap_or_default(),
+                id: e.id,
+                actor: e.actor_label,
+                actor_user_id: e.actor_user_id,
+                actor_credential_id: e.actor_credential_id,
+                action: e.action,
+                target_type: e.target_type,
+                target_id: e.target_id,
+                target: e.target_label,
+                ip: e.ip,
+                user_agent: e.user_agent,
+            }
         })
         .collect();
-    Ok(HttpResponse::Ok().json(AuditPage { items }))
+    Ok(HttpResponse::Ok().json(AuditPage { items, next_cursor }))
 }
 
 /// The caller's user's personal tokens, in every org (personal tokens only).

@@ -35,7 +35,7 @@ use super::{introspect, manage, me};
         openapi_document,
     ),
     components(
-        schemas(Collection, Body),
+        schemas(Collection, AuditAction, Body),
         responses(BadRequest, Unauthorized, Forbidden, NotFound, Conflict, Unprocessable, RateLimited),
     ),
     modifiers(&BearerAuth, &RateHeaders),
@@ -51,6 +51,21 @@ pub enum Collection {
     #[serde(rename = "api-keys")]
     ApiKeys,
 }
+
+/// An action of an org's audit log.
+pub struct AuditAction;
+
+impl utoipa::PartialSchema for AuditAction {
+    fn schema() -> RefOr<utoipa::openapi::schema::Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(crate::db::audit::ORG_ACTIONS))
+            .description(Some("An action of an org's audit log."))
+            .into()
+    }
+}
+
+impl ToSchema for AuditAction {}
 
 /// The request could not be read: a malformed body, query or field.
 #[derive(ToResponse)]

@@ -1,8 +1,12 @@
+use std::collections::HashMap;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::audit_log;
-use super::{new_id, DbConnection};
+use super::schema::{audit_log, credentials};
+use super::{escape_like, lower, new_id, DbConnection, MultiBackend};
 
 /// Who did something and from where, taken from the request that did it.
 #[derive(Debug, Clone)]
@@ -43,7 +47,8 @@ pub struct AuditEntry {
     pub details: String,
 }
 
-/// Appends; there is no update or delete path for this table.
+/// Appends. This is the only write to the table: there is no update or delete path, and the
+/// database refuses both (triggers, migration `audit_append_only`).
 pub fn record(
     conn: &mut DbConnection,
     actor: &Actor,
@@ -68,12 +73,249 @@ pub fn record(
     diesel::insert_into(audit_log::table).values(&entry).execute(conn).map(drop)
 }
 
-/// Newest first, for an org.
-pub fn for_org(conn: &mut DbConnection, org_id: &str, limit: i64) -> QueryResult<Vec<AuditEntry>> {
-    audit_log::table
-        .filter(audit_log::org_id.eq(org_id))
-        .order((audit_log::occurred_at.desc(), audit_log::id.desc()))
-        .limit(limit)
-        .select(AuditEntry::as_select())
-        .load(conn)
+/// The actions an org's audit log holds, for the filter's choices and the API's schema. Sign-in
+/// and operator-flag entries belong to no org and are not among them.
+pub const ORG_ACTIONS: [&str; 15] = [
+    "access_token.create",
+    "access_token.rotate",
+    "access_token.revoke",
+    "api_key.create",
+    "api_key.edit",
+    "api_key.rotate",
+    "api_key.revoke",
+    "personal_token.create",
+    "personal_token.revoke",
+    "member.add",
+    "member.role_change",
+    "member.remove",
+    "org.create",
+    "org.set_plan",
+    "org.api_access",
+];
+
+/// Which entries of an org to read. Built only by parsing (see `features::audit::filter`), so a
+/// value here is always well formed: a known action, bounded texts, a time range in order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub action: Option<&'static str>,
+    /// Part of the actor's label (an email, `operator (cli)`), any case.
+    pub actor: Option<String>,
+    /// A credential of the org by id, display prefix (or its start) or part of its name: entries
+    /// about it and entries it made.
+    pub credential: Option<String>,
+    /// Inclusive.
+    pub from: Option<NaiveDateTime>,
+    /// Exclusive.
+    pub until: Option<NaiveDateTime>,
+}
+
+/// A position in the log, newest first: an entry's time and id (ids break ties).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub occurred_at: NaiveDateTime,
+    pub id: String,
+}
+
+const CURSOR_TIME: &str = "%Y-%m-%dT%H:%M:%S%.6f";
+
+impl Cursor {
+    pub fn of(entry: &AuditEntry) -> Self {
+        Self { occurred_at: entry.occurred_at, id: entry.id.clone() }
+    }
+
+    /// An opaque, URL-safe form.
+    pub fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(format!("{},{}", self.occurred_at.format(CURSOR_TIME), self.id))
+    }
+
+    pub fn decode(raw: &str) -> Option<Self> {
+        if raw.len() > 200 {
+            return None;
+        }
+        let text = String::from_utf8(URL_SAFE_NO_PAD.decode(raw).ok()?).ok()?;
+        let (at, id) = text.split_once(',')?;
+        let well_formed =
+            !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
+        let occurred_at = NaiveDateTime::parse_from_str(at, CURSOR_TIME).ok()?;
+        well_formed.then(|| Self { occurred_at, id: id.to_owned() })
+    }
+}
+
+/// Which part of the filtered log to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Window {
+    Newest,
+    /// Entries older than the cursor.
+    Before(Cursor),
+    /// Entries newer than the cursor (the page before, going back towards the newest).
+    After(Cursor),
+}
+
+/// The credential that made an entry (a personal token on the API), as people recognise it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActingCredential {
+    pub kind: String,
+    pub name: String,
+    pub display_prefix: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct AuditRecord {
+    pub entry: AuditEntry,
+    pub via: Option<ActingCredential>,
+}
+
+/// Up to `limit` entries of a window, newest first, and whether the window holds more beyond them.
+#[derive(Debug)]
+pub struct Slice {
+    pub records: Vec<AuditRecord>,
+    pub more: bool,
+}
+
+/// The org's entries that match the filter: the one query behind the console page, its CSV
+/// export and the API.
+fn matching<'a>(org_id: &'a str, filter: &'a AuditFilter) -> audit_log::BoxedQuery<'a, MultiBackend> {
+    use audit_log as l;
+    use credentials as c;
+    let mut query = l::table.filter(l::org_id.eq(org_id)).into_boxed();
+    if let Some(action) = filter.action {
+        query = query.filter(l::action.eq(action));
+    }
+    if let Some(actor) = &filter.actor {
+        let pattern = format!("%{}%", escape_like(&actor.to_lowercase()));
+        query = query.filter(lower(l::actor_label).like(pattern).escape('\\'));
+    }
+    if let Some(term) = &filter.credential {
+        let starts = format!("{}%", escape_like(term));
+        let contains = format!("%{}%", escape_like(&term.to_lowercase()));
+        let ids = || {
+            c::table
+                .filter(c::org_id.eq(org_id))
+                .filter(
+                    c::id.eq(term.clone()).or(c::display_prefix.like(starts.clone()).escape('\\')).or(lower(
+                        c::name,
+                    )
+                    .like(contains.clone())
+                    .escape('\\')),
+                )
+                .select(c::id.nullable())
+        };
+        // Entries about it, entries made with it, and the rotation that replaced it (whose
+        // target is the replacement).
+        let successor = diesel::alias!(credentials as successor);
+        let replacements = successor
+            .filter(successor.field(c::rotated_from).eq_any(ids()))
+            .select(successor.field(c::id).nullable());
+        query = query.filter(
+            l::target_id
+                .eq_any(ids())
+                .or(l::actor_credential_id.eq_any(ids()))
+                .or(l::action.like("%.rotate").and(l::target_id.eq_any(replacements))),
+        );
+    }
+    if let Some(from) = filter.from {
+        query = query.filter(l::occurred_at.ge(from));
+    }
+    if let Some(until) = filter.until {
+        query = query.filter(l::occurred_at.lt(until));
+    }
+    query
+}
+
+/// One window of the filtered log, newest first (keyset pagination: stable while entries are
+/// appended, and as fast on the last page as on the first).
+pub fn search(
+    conn: &mut DbConnection,
+    org_id: &str,
+    filter: &AuditFilter,
+    window: &Window,
+    limit: i64,
+) -> QueryResult<Slice> {
+    use audit_log as l;
+    let limit = limit.max(1);
+    let query = matching(org_id, filter);
+    let query = match window {
+        Window::Newest => query.order((l::occurred_at.desc(), l::id.desc())),
+        Window::Before(at) => query
+            .filter(
+                l::occurred_at
+                    .lt(at.occurred_at)
+                    .or(l::occurred_at.eq(at.occurred_at).and(l::id.lt(at.id.clone()))),
+            )
+            .order((l::occurred_at.desc(), l::id.desc())),
+        Window::After(at) => query
+            .filter(
+                l::occurred_at
+                    .gt(at.occurred_at)
+                    .or(l::occurred_at.eq(at.occurred_at).and(l::id.gt(at.id.clone()))),
+            )
+            .order((l::occurred_at.asc(), l::id.asc())),
+    };
+    let mut entries: Vec<AuditEntry> = query.limit(limit + 1).select(AuditEntry::as_select()).load(conn)?;
+    let more = entries.len() as i64 > limit;
+    entries.truncate(limit as usize);
+    if matches!(window, Window::After(_)) {
+        entries.reverse();
+    }
+    let acting = acting_credentials(conn, org_id, &entries)?;
+    let records = entries
+        .into_iter()
+        .map(|entry| {
+            let via = entry.actor_credential_id.as_ref().and_then(|id| acting.get(id).cloned());
+            AuditRecord { entry, via }
+        })
+        .collect();
+    Ok(Slice { records, more })
+}
+
+/// How many entries match the filter.
+pub fn count(conn: &mut DbConnection, org_id: &str, filter: &AuditFilter) -> QueryResult<i64> {
+    matching(org_id, filter).count().get_result(conn)
+}
+
+/// Bind parameters per query stay far below both backends' limits.
+const IDS_PER_QUERY: usize = 500;
+
+fn acting_credentials(
+    conn: &mut DbConnection,
+    org_id: &str,
+    entries: &[AuditEntry],
+) -> QueryResult<HashMap<String, ActingCredential>> {
+    use credentials as c;
+    let mut ids: Vec<&str> = entries.iter().filter_map(|e| e.actor_credential_id.as_deref()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut found = HashMap::new();
+    for chunk in ids.chunks(IDS_PER_QUERY) {
+        let rows: Vec<(String, String, String, String)> = c::table
+            .filter(c::org_id.eq(org_id))
+            .filter(c::id.eq_any(chunk))
+            .select((c::id, c::kind, c::name, c::display_prefix))
+            .load(conn)?;
+        found.extend(
+            rows.into_iter().map(|(id, kind, name, display_prefix)| {
+                (id, ActingCredential { kind, name, display_prefix })
+            }),
+        );
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    #[test]
+    fn a_cursor_survives_its_round_trip_and_nothing_else_passes_for_one() {
+        let at = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap().and_hms_micro_opt(9, 30, 0, 120).unwrap();
+        let cursor = Cursor { occurred_at: at, id: "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b".into() };
+        let encoded = cursor.encode();
+        assert!(encoded.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'), "{encoded}");
+        assert_eq!(Cursor::decode(&encoded), Some(cursor));
+        for bad in ["", "nonsense", "!!!", &URL_SAFE_NO_PAD.encode("2026-11-23T09:30:00.000000,x'; --")] {
+            assert_eq!(Cursor::decode(bad), None, "{bad}");
+        }
+        assert_eq!(Cursor::decode(&"A".repeat(201)), None);
+    }
 }

@@ -3,7 +3,7 @@ use diesel::prelude::*;
 
 use super::audit::{self, Actor, AuditEvent};
 use super::schema::credentials as c;
-use super::{orgs, DbConnection};
+use super::{escape_like, orgs, DbConnection};
 use crate::credentials::{CredentialKind, StatusFilter};
 
 pub const PAGE_SIZE: i64 = 50;
@@ -177,10 +177,6 @@ pub fn list(
         .select(CredentialRow::as_select())
         .load(conn)?;
     Ok((rows, total))
-}
-
-fn escape_like(term: &str) -> String {
-    term.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
 /// One credential of an org; another org's id reads as absent.

@@ -115,6 +115,16 @@ where
     .map_err(|e| AppError::internal(format!("blocking task failed: {e}")))?
 }
 
+diesel::define_sql_function! {
+    /// SQL `lower()`, on both backends.
+    fn lower(value: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// A `LIKE` pattern matching `term` literally (used with `escape('\\')`).
+fn escape_like(term: &str) -> String {
+    term.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
 /// A fresh application-made id: UUIDv7, so ids sort by creation time.
 pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()

@@ -3,7 +3,7 @@ use diesel::prelude::*;
 
 use super::audit::{self, Actor, AuditEvent};
 use super::schema::{memberships, organizations, users};
-use super::{new_id, DbConnection};
+use super::{lower, new_id, DbConnection};
 use crate::auth::Role;
 use crate::credentials::Plan;
 
@@ -138,11 +138,6 @@ pub fn set_api_access(conn: &mut DbConnection, org_id: &str, on: bool) -> QueryR
         .set(organizations::api_access.eq(on))
         .execute(conn)
         .map(drop)
-}
-
-diesel::define_sql_function! {
-    /// SQL `lower()`, on both backends.
-    fn lower(value: diesel::sql_types::Text) -> diesel::sql_types::Text;
 }
 
 /// People whose email matches regardless of case (an email's case carries no meaning in

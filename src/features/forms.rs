@@ -24,4 +24,9 @@ impl FormErrors {
     pub fn messages(&self) -> impl Iterator<Item = &str> {
         self.0.iter().map(|(_, m)| m.as_str())
     }
+
+    /// (field, message) pairs, in the order they were found.
+    pub fn fields(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        self.0.iter().map(|(f, m)| (*f, m.as_str()))
+    }
 }

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod assets;
+pub mod audit;
 pub mod credentials;
 pub mod forms;
 pub mod members;
@@ -12,6 +13,7 @@ use actix_web::web;
 
 use crate::auth::{dev_login, sso};
 use crate::startup::{healthz, readyz};
+use audit::handlers as audit_log;
 use credentials::handlers as creds;
 use members::handlers as membership;
 use usage::handlers as usage_pages;
@@ -35,6 +37,8 @@ crate::routing::route_table! {
         "/orgs/{slug}/settings/members" => { get: membership::page, post: membership::add },
         "/orgs/{slug}/settings/members/{user_id}/role" => { post: membership::change_role },
         "/orgs/{slug}/settings/members/{user_id}/remove" => { post: membership::remove },
+        "/orgs/{slug}/settings/audit" => { get: audit_log::page },
+        "/orgs/{slug}/settings/audit/export" => { get: audit_log::export },
         // Reports before the credential tabs too, for the same reason.
         "/orgs/{slug}/settings/reports" => { get: usage_pages::reports_page },
         "/orgs/{slug}/settings/{tab}" => { get: creds::page, post: creds::create },

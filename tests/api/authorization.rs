@@ -138,6 +138,7 @@ fn policy(method: &str, path: &str, collection: &str) -> Option<Policy> {
         ("post", "/orgs/{slug}/settings/members")
         | ("post", "/orgs/{slug}/settings/members/{user_id}/role")
         | ("post", "/orgs/{slug}/settings/members/{user_id}/remove") => OwnerWrite,
+        ("get", "/orgs/{slug}/settings/audit" | "/orgs/{slug}/settings/audit/export") => AuditRead,
         // Usage pages and reports: read by the audit log's readers too.
         ("get", "/orgs/{slug}/settings/reports" | "/orgs/{slug}/settings/{tab}/{id}/usage") => AuditRead,
         ("get", "/orgs/{slug}/settings/{tab}") => OrgRead,

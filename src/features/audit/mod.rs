@@ -1,0 +1,18 @@
+//! Settings → Audit log: the org's append-only audit log, filtered, paged (newest first, by
+//! cursor) and exported as CSV, for owners, admins, auditors and platform operators.
+
+pub mod export;
+pub mod filter;
+pub mod handlers;
+pub mod views;
+
+use crate::auth::Access;
+
+pub fn path(org_slug: &str) -> String {
+    format!("/orgs/{org_slug}/settings/audit")
+}
+
+/// Whether the console shows the Audit log tab to this viewer.
+pub fn tab_visible(access: &Option<Access>) -> bool {
+    access.is_some_and(Access::can_read_audit)
+}
