@@ -495,3 +495,14 @@ async fn concurrent_creations_never_duplicate_a_name() {
     assert_eq!(app.credentials_of(&acme).len(), 1, "statuses {statuses:?}");
     assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
 }
+
+#[tokio::test]
+async fn a_search_with_control_characters_is_answered_not_failed() {
+    let app = spawn_app().await;
+    let acme = app.org("acme", Plan::Growth);
+    app.token(&acme, TokenSpec { name: "deploy", ..Default::default() });
+    let alice = app.sign_in(&acme.owner).await;
+    let page = alice.get(&format!("{}?q=dep%00loy%07", tokens_path(&acme))).await;
+    assert_eq!(page.status(), 200, "PostgreSQL refuses NUL in a query: it must never get one");
+    assert_eq!(texts(&page.text().await.unwrap(), "tr[data-credential]").len(), 1);
+}

@@ -26,8 +26,10 @@ impl ListParams {
         StatusFilter::parse(self.status.as_deref())
     }
 
+    /// Control characters are dropped: no name holds one, and PostgreSQL refuses a NUL outright.
     pub fn search(&self) -> String {
-        self.q.as_deref().unwrap_or_default().trim().chars().take(MAX_SEARCH_CHARS).collect()
+        let q = self.q.as_deref().unwrap_or_default();
+        q.chars().filter(|c| !c.is_control()).take(MAX_SEARCH_CHARS).collect::<String>().trim().to_owned()
     }
 
     /// Zero-based page.
