@@ -61,22 +61,7 @@ pub async fn dev_sign_in(
     let now = state.clock.now();
     let user = db::run(&state.pool, move |conn| {
         let user = orgs::find_user(conn, &form.user_id)?.ok_or(AppError::NotFound)?;
-        let actor = Actor {
-            user_id: Some(user.id.clone()),
-            credential_id: None,
-            label: user.email.clone(),
-            ip: meta.ip,
-            user_agent: meta.user_agent,
-        };
-        let event = AuditEvent {
-            org_id: None,
-            action: "auth.sign_in",
-            target_type: Some("user"),
-            target_id: Some(&user.id),
-            target_label: Some(&user.email),
-            details: serde_json::json!({ "method": "dev" }),
-        };
-        audit::record(conn, &actor, event, now)?;
+        record_sign_in(conn, &user, meta, serde_json::json!({ "method": "dev" }), now)?;
         Ok(user)
     })
     .await?;
@@ -123,6 +108,32 @@ pub async fn home(state: web::Data<AppState>, session: TypedSession) -> Result<H
         (None, true) => see_other("/operator/orgs"),
         (None, false) => see_other("/sign-in"),
     })
+}
+
+/// The audit entry of a successful sign-in, whichever way it happened.
+pub fn record_sign_in(
+    conn: &mut crate::db::DbConnection,
+    user: &User,
+    meta: RequestMeta,
+    details: serde_json::Value,
+    now: chrono::NaiveDateTime,
+) -> diesel::QueryResult<()> {
+    let actor = Actor {
+        user_id: Some(user.id.clone()),
+        credential_id: None,
+        label: user.email.clone(),
+        ip: meta.ip,
+        user_agent: meta.user_agent,
+    };
+    let event = AuditEvent {
+        org_id: None,
+        action: "auth.sign_in",
+        target_type: Some("user"),
+        target_id: Some(&user.id),
+        target_label: Some(&user.email),
+        details,
+    };
+    audit::record(conn, &actor, event, now)
 }
 
 pub fn see_other(location: &str) -> HttpResponse {

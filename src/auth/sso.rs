@@ -8,7 +8,7 @@ use askama::Template;
 use chrono::NaiveDateTime;
 use diesel::Connection;
 
-use super::dev_login::see_other;
+use super::dev_login::{record_sign_in, see_other};
 use super::oidc::{Callback, SignInFailure, VerifiedIdentity};
 use super::session::TypedSession;
 use super::RequestMeta;
@@ -79,22 +79,8 @@ fn sign_in(
         Ok(found) => found,
         Err(failure) => return Ok(Err(failure)),
     };
-    let actor = Actor {
-        user_id: Some(user.id.clone()),
-        credential_id: None,
-        label: user.email.clone(),
-        ip: meta.ip,
-        user_agent: meta.user_agent,
-    };
-    let event = AuditEvent {
-        org_id: None,
-        action: "auth.sign_in",
-        target_type: Some("user"),
-        target_id: Some(&user.id),
-        target_label: Some(&user.email),
-        details: serde_json::json!({ "method": "oidc", "issuer": identity.issuer, "linked": linked }),
-    };
-    audit::record(conn, &actor, event, now)?;
+    let details = serde_json::json!({ "method": "oidc", "issuer": identity.issuer, "linked": linked });
+    record_sign_in(conn, &user, meta, details, now)?;
     Ok(Ok(user))
 }
 
