@@ -42,16 +42,28 @@ async fn acting(state: &AppState, caller: &ApiCaller, slug: &str) -> Result<Acti
             "This personal token is bound to another organization.",
         ));
     }
-    let (org_id, user_id) = (c.org_id.clone(), c.owner_user_id.clone().unwrap_or_default());
+    let role = c
+        .owner_role
+        .ok_or_else(|| ApiError::invalid("not_a_member", "The token's user left the organization."))?;
+    let user_id = c.owner_user_id.clone().unwrap_or_default();
+    acting_as(state, caller, &c.org_id, user_id, role).await
+}
+
+/// The org and the person a personal token acts for, loaded in one database call.
+async fn acting_as(
+    state: &AppState,
+    caller: &ApiCaller,
+    org_id: &str,
+    user_id: String,
+    role: Role,
+) -> Result<Acting, ApiError> {
+    let org_id = org_id.to_owned();
     let (org, user) = db::run(&state.pool, move |conn| {
         let org = orgs::find_org_by_id(conn, &org_id)?.ok_or(crate::error::AppError::NotFound)?;
         let user = orgs::find_user(conn, &user_id)?.ok_or(crate::error::AppError::NotFound)?;
         Ok((org, user))
     })
     .await?;
-    let role = c
-        .owner_role
-        .ok_or_else(|| ApiError::invalid("not_a_member", "The token's user left the organization."))?;
     Ok(Acting { org, access: Access::Member(role), actor: caller.actor(&user.email), user_id: user.id })
 }
 
@@ -744,17 +756,5 @@ fn own_user(caller: &ApiCaller) -> Result<String, ApiError> {
 
 /// Revoking one's own token in another org one may have left: the org is the token's.
 async fn acting_for_own(state: &AppState, caller: &ApiCaller, org_id: &str) -> Result<Acting, ApiError> {
-    let (org_id, user_id) = (org_id.to_owned(), own_user(caller)?);
-    let (org, user) = db::run(&state.pool, move |conn| {
-        let org = orgs::find_org_by_id(conn, &org_id)?.ok_or(crate::error::AppError::NotFound)?;
-        let user = orgs::find_user(conn, &user_id)?.ok_or(crate::error::AppError::NotFound)?;
-        Ok((org, user))
-    })
-    .await?;
-    Ok(Acting {
-        org,
-        access: Access::Member(Role::Member),
-        actor: caller.actor(&user.email),
-        user_id: user.id,
-    })
+    acting_as(state, caller, org_id, own_user(caller)?, Role::Member).await
 }
