@@ -1,36 +1,32 @@
 // An owner creates an API key, copies the setup, rotates it with a grace period, edits it and
 // revokes it; then an operator closes the API-access gate and the tab says so.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 
-import { REVEAL_TEXT, launchBrowser, newContext, signIn, startDemo, tesseraCli, visibleText } from './helpers.mjs';
+import {
+  REVEAL_TEXT,
+  demoAndBrowser,
+  newContext,
+  signIn,
+  tesseraCli,
+  visibleText,
+} from './helpers.mjs';
 
 const KEYS_PATH = '/orgs/acme/settings/api-keys';
 const KEY_SHAPE = /^tsr_ak_[0-9A-Za-z]{38}$/;
 const NAME = 'Browser key';
 
 describe('API keys', () => {
-  let server;
-  let browser;
-
-  before(async () => {
-    server = await startDemo();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
+  const demo = demoAndBrowser();
 
   test('create, copy setup, rotate, edit, revoke', async () => {
-    const context = await newContext(browser);
-    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.baseURL });
+    const context = await newContext(demo.browser);
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: demo.server.baseURL });
     const page = await context.newPage();
     try {
-      await signIn(page, server.baseURL, 'alice@example.com');
+      await signIn(page, demo.server.baseURL, 'alice@example.com');
       await page.getByRole('link', { name: 'API keys', exact: true }).click();
-      await page.waitForURL(`${server.baseURL}${KEYS_PATH}`);
+      await page.waitForURL(`${demo.server.baseURL}${KEYS_PATH}`);
       const setup = page.locator('.card.setup');
       assert.equal((await setup.locator('.key-source').innerText()).trim(), 'Generate or rotate a key');
       assert.match(await setup.locator('#setup-shell').innerText(), /<new-api-key>/);
@@ -81,7 +77,7 @@ describe('API keys', () => {
       await page.locator('textarea[name="description"]').fill('Edited in the browser');
       await page.locator('input[name="active"]').uncheck();
       await page.getByRole('button', { name: 'Save changes' }).click();
-      await page.waitForURL(`${server.baseURL}${KEYS_PATH}`);
+      await page.waitForURL(`${demo.server.baseURL}${KEYS_PATH}`);
       const edited = page.locator(`tr[data-credential="${NAME}"]`).filter({ hasText: 'Rotated from' });
       assert.equal((await edited.locator('.badge').innerText()).trim(), 'Inactive');
       assert.match(await edited.innerText(), /Edited in the browser/);
@@ -99,12 +95,12 @@ describe('API keys', () => {
   });
 
   test('a closed API-access gate disables Create key, and the server refuses too', async () => {
-    tesseraCli(server.databaseUrl, ['org', 'api-access', 'acme', 'off']);
-    const context = await newContext(browser);
+    tesseraCli(demo.server.databaseUrl, ['org', 'api-access', 'acme', 'off']);
+    const context = await newContext(demo.browser);
     const page = await context.newPage();
     try {
-      await signIn(page, server.baseURL, 'bob@example.com');
-      await page.goto(`${server.baseURL}${KEYS_PATH}`);
+      await signIn(page, demo.server.baseURL, 'bob@example.com');
+      await page.goto(`${demo.server.baseURL}${KEYS_PATH}`);
       assert.match(await visibleText(page), /API access is not enabled for this account\./);
       const button = page.getByRole('button', { name: 'Create key', exact: true });
       assert.ok(await button.isDisabled(), 'Create key is disabled');
@@ -120,7 +116,7 @@ describe('API keys', () => {
       assert.equal(status, 403);
     } finally {
       await context.close();
-      tesseraCli(server.databaseUrl, ['org', 'api-access', 'acme', 'on']);
+      tesseraCli(demo.server.databaseUrl, ['org', 'api-access', 'acme', 'on']);
     }
   });
 });

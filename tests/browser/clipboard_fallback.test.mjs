@@ -1,34 +1,22 @@
 // When the clipboard refuses, the reveal says so and leaves the secret selected for a manual copy.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 
 import {
   CLIPBOARD_FALLBACK,
   SECRET_SHAPE,
+  demoAndBrowser,
   generateToken,
-  launchBrowser,
   newContext,
   signIn,
-  startDemo,
 } from './helpers.mjs';
 
 describe('clipboard fallback', () => {
-  let server;
-  let browser;
-
-  before(async () => {
-    server = await startDemo();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
+  const demo = demoAndBrowser();
 
   test('Copy without a usable clipboard shows the fallback and keeps the secret selectable', async () => {
     // No clipboard permission granted, and writeText always refuses.
-    const context = await newContext(browser);
+    const context = await newContext(demo.browser);
     await context.addInitScript(() => {
       const refuse = () => Promise.reject(new DOMException('Write permission denied.', 'NotAllowedError'));
       if (window.Clipboard) {
@@ -40,7 +28,7 @@ describe('clipboard fallback', () => {
     });
     const page = await context.newPage();
     try {
-      await signIn(page, server.baseURL, 'alice@example.com');
+      await signIn(page, demo.server.baseURL, 'alice@example.com');
       const { reveal, secret } = await generateToken(page, 'Clipboard fallback token', ['all']);
       assert.match(secret, SECRET_SHAPE);
 

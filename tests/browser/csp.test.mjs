@@ -1,26 +1,21 @@
 // The console works under its Content-Security-Policy: no violations, no console errors.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 
-import { generateToken, launchBrowser, newContext, row, signIn, startDemo } from './helpers.mjs';
+import {
+  demoAndBrowser,
+  generateToken,
+  newContext,
+  row,
+  signIn,
+} from './helpers.mjs';
 
 describe('content security policy', () => {
-  let server;
-  let browser;
-
-  before(async () => {
-    server = await startDemo();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
+  const demo = demoAndBrowser();
 
   test('tokens page: sign in, generate, copy, filter, revoke without CSP violations', async () => {
-    const context = await newContext(browser);
-    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.baseURL });
+    const context = await newContext(demo.browser);
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: demo.server.baseURL });
     const violations = [];
     const consoleErrors = [];
     const pageErrors = [];
@@ -42,9 +37,9 @@ describe('content security policy', () => {
     });
     page.on('pageerror', (error) => pageErrors.push(error.message));
     try {
-      const response = await page.goto(`${server.baseURL}/sign-in`);
+      const response = await page.goto(`${demo.server.baseURL}/sign-in`);
       assert.match(response.headers()['content-security-policy'] || '', /script-src 'self'/);
-      await signIn(page, server.baseURL, 'alice@example.com');
+      await signIn(page, demo.server.baseURL, 'alice@example.com');
       const { reveal } = await generateToken(page, 'CSP check token', ['all', 'run_scripts']);
       await reveal.getByRole('button', { name: 'Copy', exact: true }).click();
       await reveal.locator('[data-copy-status]', { hasText: 'Copied to clipboard.' }).waitFor();
@@ -54,7 +49,7 @@ describe('content security policy', () => {
       await page.waitForURL(/status=revoked/);
       await page.locator('nav.filters a', { hasText: 'Active' }).click();
       await page.waitForURL(/status=active/);
-      await page.goto(`${server.baseURL}/orgs/acme/settings/tokens`);
+      await page.goto(`${demo.server.baseURL}/orgs/acme/settings/tokens`);
       const target = row(page, 'CSP check token');
       await target.locator('details.confirm:not(.rotate) summary').click();
       await target.getByRole('button', { name: 'Revoke token', exact: true }).click();

@@ -1,28 +1,21 @@
 // A form the server refuses shows each field's message and creates nothing.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 
-import { launchBrowser, newContext, signIn, startDemo } from './helpers.mjs';
+import {
+  demoAndBrowser,
+  newContext,
+  signIn,
+} from './helpers.mjs';
 
 describe('generate token form validation', () => {
-  let server;
-  let browser;
-
-  before(async () => {
-    server = await startDemo();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
+  const demo = demoAndBrowser();
 
   test('short name and no scope: field messages, nothing created', async () => {
-    const context = await newContext(browser);
+    const context = await newContext(demo.browser);
     const page = await context.newPage();
     try {
-      await signIn(page, server.baseURL, 'alice@example.com');
+      await signIn(page, demo.server.baseURL, 'alice@example.com');
       const rows = page.locator('tr[data-credential]');
       const before = await rows.evaluateAll((all) => all.map((r) => r.dataset.credential));
       const heading = await page.locator('#credential-list-title').innerText();

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 import { chromium } from 'playwright-core';
@@ -130,6 +131,23 @@ export async function startDemo({ env = {} } = {}) {
   }
   fs.rmSync(dir, { recursive: true, force: true });
   throw lastError;
+}
+
+/**
+ * In a describe block: one demo server and one Chromium for its tests, started before the first
+ * and stopped after the last. Read `demo.server` and `demo.browser` inside the tests.
+ */
+export function demoAndBrowser(options) {
+  const demo = { server: undefined, browser: undefined };
+  before(async () => {
+    demo.server = await startDemo(options);
+    demo.browser = await launchBrowser();
+  });
+  after(async () => {
+    await demo.browser?.close();
+    await demo.server?.stop();
+  });
+  return demo;
 }
 
 /** Launch the system Chromium, headless, with the flags this machine needs. */

@@ -1,9 +1,14 @@
 // Settings → Members: the owner adds, re-roles and removes a person; the only owner cannot step
 // down; a member is offered none of it.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 
-import { launchBrowser, newContext, signIn, startDemo, visibleText } from './helpers.mjs';
+import {
+  demoAndBrowser,
+  newContext,
+  signIn,
+  visibleText,
+} from './helpers.mjs';
 
 const MEMBERS_PATH = '/orgs/acme/settings/members';
 
@@ -22,27 +27,16 @@ function watchErrors(page) {
 }
 
 describe('Settings → Members', () => {
-  let server;
-  let browser;
-
-  before(async () => {
-    server = await startDemo();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
+  const demo = demoAndBrowser();
 
   test('alice adds frank as a member, makes him an auditor and removes him', async () => {
-    const context = await newContext(browser);
+    const context = await newContext(demo.browser);
     const page = await context.newPage();
     const errors = watchErrors(page);
     try {
-      await signIn(page, server.baseURL, 'alice@example.com');
+      await signIn(page, demo.server.baseURL, 'alice@example.com');
       await page.locator('nav.tabs').getByRole('link', { name: 'Members', exact: true }).click();
-      await page.waitForURL(`${server.baseURL}${MEMBERS_PATH}`);
+      await page.waitForURL(`${demo.server.baseURL}${MEMBERS_PATH}`);
       assert.equal(await page.locator('nav.tabs a[aria-current="page"]').textContent(), 'Members');
       for (const email of ['alice@example.com', 'bob@example.com', 'carol@example.com', 'dave@example.com']) {
         assert.ok(await memberRow(page, email).isVisible(), `${email} is listed`);
@@ -81,11 +75,11 @@ describe('Settings → Members', () => {
   });
 
   test('alice, the only owner, cannot demote herself and is told why', async () => {
-    const context = await newContext(browser);
+    const context = await newContext(demo.browser);
     const page = await context.newPage();
     try {
-      await signIn(page, server.baseURL, 'alice@example.com');
-      await page.goto(`${server.baseURL}${MEMBERS_PATH}`);
+      await signIn(page, demo.server.baseURL, 'alice@example.com');
+      await page.goto(`${demo.server.baseURL}${MEMBERS_PATH}`);
       const alice = memberRow(page, 'alice@example.com');
       assert.match(await alice.innerText(), /\byou\b/);
       await alice.locator('select[name="role"]').selectOption('admin');
@@ -107,23 +101,23 @@ describe('Settings → Members', () => {
   });
 
   test('without JavaScript the forms still work', async () => {
-    const context = await newContext(browser, { javaScriptEnabled: false });
+    const context = await newContext(demo.browser, { javaScriptEnabled: false });
     const page = await context.newPage();
     try {
-      await signIn(page, server.baseURL, 'alice@example.com');
-      await page.goto(`${server.baseURL}${MEMBERS_PATH}`);
+      await signIn(page, demo.server.baseURL, 'alice@example.com');
+      await page.goto(`${demo.server.baseURL}${MEMBERS_PATH}`);
       const add = page.locator('details.add-member');
       await add.locator('summary').click();
       await add.locator('input[name="email"]').fill('grace@example.com');
       await add.locator('input[name="role"][value="admin"]').check();
-      await Promise.all([page.waitForURL(`${server.baseURL}${MEMBERS_PATH}`), add.locator('button[type="submit"]').click()]);
+      await Promise.all([page.waitForURL(`${demo.server.baseURL}${MEMBERS_PATH}`), add.locator('button[type="submit"]').click()]);
       const grace = memberRow(page, 'grace@example.com');
       await grace.waitFor();
       assert.equal(await grace.locator('select[name="role"]').inputValue(), 'admin');
 
       await grace.locator('summary', { hasText: 'Remove' }).click();
       await Promise.all([
-        page.waitForURL(`${server.baseURL}${MEMBERS_PATH}`),
+        page.waitForURL(`${demo.server.baseURL}${MEMBERS_PATH}`),
         grace.getByRole('button', { name: 'Remove member' }).click(),
       ]);
       await page.locator('#member-list').waitFor();
@@ -134,14 +128,14 @@ describe('Settings → Members', () => {
   });
 
   test('carol, a member, is offered no Members controls and the server refuses her', async () => {
-    const context = await newContext(browser);
+    const context = await newContext(demo.browser);
     const page = await context.newPage();
     try {
-      await signIn(page, server.baseURL, 'carol@example.com');
+      await signIn(page, demo.server.baseURL, 'carol@example.com');
       assert.equal(await page.locator('nav.tabs').getByRole('link', { name: 'Members' }).count(), 0);
       assert.equal(await page.locator(`a[href="${MEMBERS_PATH}"]`).count(), 0);
 
-      const response = await page.goto(`${server.baseURL}${MEMBERS_PATH}`);
+      const response = await page.goto(`${demo.server.baseURL}${MEMBERS_PATH}`);
       assert.equal(response.status(), 403);
       assert.match(await visibleText(page), /Only owners of Acme Corp can see and change its members\./);
       assert.equal(await page.locator('details.add-member, select[name="role"], form[action$="/remove"]').count(), 0);

@@ -1,32 +1,27 @@
 // Members and auditors see the token list but no way to generate or revoke.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 
-import { launchBrowser, newContext, row, signIn, startDemo, visibleText } from './helpers.mjs';
+import {
+  demoAndBrowser,
+  newContext,
+  row,
+  signIn,
+  visibleText,
+} from './helpers.mjs';
 
 describe('read-only roles', () => {
-  let server;
-  let browser;
-
-  before(async () => {
-    server = await startDemo();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
+  const demo = demoAndBrowser();
 
   for (const [email, role] of [
     ['carol@example.com', 'member'],
     ['dave@example.com', 'auditor'],
   ]) {
     test(`${role} ${email} sees the list without Generate token or Revoke`, async () => {
-      const context = await newContext(browser);
+      const context = await newContext(demo.browser);
       const page = await context.newPage();
       try {
-        await signIn(page, server.baseURL, email);
+        await signIn(page, demo.server.baseURL, email);
         await row(page, 'CI deploy').waitFor();
         assert.ok(await row(page, 'CI deploy').isVisible());
         assert.ok((await page.locator('tr[data-credential]').count()) >= 5, 'the seeded tokens are listed');

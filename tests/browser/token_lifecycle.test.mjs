@@ -2,41 +2,29 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 
 import {
   REVEAL_TEXT,
   ROOT,
   SECRET_SHAPE,
   TOKENS_PATH,
+  demoAndBrowser,
   generateToken,
-  launchBrowser,
   newContext,
   row,
   signIn,
-  startDemo,
 } from './helpers.mjs';
 
 describe('access token lifecycle', () => {
-  let server;
-  let browser;
-
-  before(async () => {
-    server = await startDemo();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
+  const demo = demoAndBrowser();
 
   test('generate, copy, reload loses the secret, revoke', async () => {
-    const context = await newContext(browser);
-    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.baseURL });
+    const context = await newContext(demo.browser);
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: demo.server.baseURL });
     const page = await context.newPage();
     try {
-      await signIn(page, server.baseURL, 'alice@example.com');
+      await signIn(page, demo.server.baseURL, 'alice@example.com');
       const name = 'Browser lifecycle token';
 
       const { reveal, secret } = await generateToken(page, name, ['modify_env'], { expiry: '90' });
@@ -68,7 +56,7 @@ describe('access token lifecycle', () => {
       await page.locator('nav.tabs a', { hasText: 'API keys' }).click();
       await page.waitForURL(/\/settings\/api-keys$/);
       await page.goBack();
-      await page.waitForURL(`${server.baseURL}${TOKENS_PATH}`);
+      await page.waitForURL(`${demo.server.baseURL}${TOKENS_PATH}`);
       await row(page, name).waitFor();
       assert.ok(!(await page.content()).includes(secret), 'the secret is not shown after Back');
       assert.equal(await page.locator('.callout.reveal').count(), 0, 'no reveal callout after Back');
