@@ -16,7 +16,14 @@ use crate::catalog::Catalog;
 const MIN_SESSION_KEY_BYTES: usize = 64;
 
 #[derive(Debug, Parser)]
-#[command(name = "tessera", version, about = "Organization-scoped API credentials: console and API")]
+#[command(
+    name = "tessera",
+    version,
+    about = "Organization-scoped API credentials: console and API",
+    after_help = "Every flag can also be set by its environment variable (shown in each command's --help, e.g. \
+                  --database-url as TESSERA_DATABASE_URL).\nServer settings (address, public URL, OpenID Connect, \
+                  session key, limits): `tessera serve --help`.\nFirst try: `tessera demo`, then open http://127.0.0.1:8080."
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -38,6 +45,7 @@ pub struct GlobalArgs {
     /// Path of the catalog TOML (scopes, permissions, prefixes, plan caps, setup variables)
     #[arg(long, env = "TESSERA_CATALOG", global = true)]
     pub catalog: Option<PathBuf>,
+    /// Log lines as plain text or as one JSON object each
     #[arg(long, env = "TESSERA_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
 }
@@ -64,23 +72,40 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
     /// Make a person a platform operator: they may read every org, and write only where a member
-    MakeOperator { email: String },
+    MakeOperator {
+        /// The person's email address
+        email: String,
+    },
     /// Take the platform operator flag away
-    RemoveOperator { email: String },
+    RemoveOperator {
+        /// The person's email address
+        email: String,
+    },
+    /// End every console session of a person at once (their credentials keep working)
+    SignOut {
+        /// The person's email address
+        email: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum ResourceServerCommand {
     /// Create one and print its secret once
-    Create { name: String },
+    Create {
+        /// A name to recognise it by, e.g. "api-gateway"
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum OrgCommand {
     /// Create an org (API access starts off)
     Create {
+        /// Short name used in URLs, e.g. acme
         slug: String,
+        /// Display name, e.g. "Acme Corp"
         name: String,
+        /// free, team, growth or enterprise
         #[arg(long, default_value = "free")]
         plan: String,
         /// Make this person the org's owner (a new account is made for an unknown email,
@@ -90,13 +115,21 @@ pub enum OrgCommand {
     },
     /// Set an org's plan, and optionally its own cap of live credentials per kind
     SetPlan {
+        /// The org's slug
         slug: String,
+        /// free, team, growth or enterprise
         plan: String,
+        /// Live credentials per kind for this org, instead of the plan's cap
         #[arg(long)]
         cap: Option<u32>,
     },
     /// Open or close the API-access gate (API key creation)
-    ApiAccess { slug: String, state: OnOff },
+    ApiAccess {
+        /// The org's slug
+        slug: String,
+        /// on or off
+        state: OnOff,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -116,13 +149,18 @@ pub struct ServerArgs {
     /// Base URL shown in setup scripts (default: the public URL)
     #[arg(long, env = "TESSERA_API_URL")]
     pub api_url: Option<String>,
+    /// OpenID provider's issuer URL (discovery is read from it); the redirect URI to register
+    /// there is the public URL + /auth/callback
     #[arg(long, env = "TESSERA_OIDC_ISSUER")]
     pub oidc_issuer: Option<String>,
+    /// Client id registered at the OpenID provider
     #[arg(long, env = "TESSERA_OIDC_CLIENT_ID")]
     pub oidc_client_id: Option<String>,
+    /// Client secret registered at the OpenID provider
     #[arg(long, env = "TESSERA_OIDC_CLIENT_SECRET", hide_env_values = true)]
     pub oidc_client_secret: Option<String>,
-    /// Base64 key of 64 bytes or more for session cookies
+    /// Base64 key of 64 bytes or more that encrypts session cookies, e.g. the output of
+    /// `openssl rand -base64 64` (line breaks are ignored)
     #[arg(long, env = "TESSERA_SESSION_KEY", hide_env_values = true)]
     pub session_key: Option<String>,
     /// Offer a sign-in form listing the seeded users (loopback only)
@@ -188,8 +226,10 @@ pub struct SessionKey(Vec<u8>);
 
 impl SessionKey {
     pub fn parse_base64(raw: &str) -> Result<Self, String> {
+        // `openssl rand -base64 64` prints two lines: whitespace anywhere is not part of the key.
+        let compact: String = raw.split_whitespace().collect();
         let bytes = base64::engine::general_purpose::STANDARD
-            .decode(raw.trim())
+            .decode(compact)
             .map_err(|_| "TESSERA_SESSION_KEY must be base64".to_owned())?;
         if bytes.len() < MIN_SESSION_KEY_BYTES {
             return Err(format!(
@@ -369,6 +409,9 @@ mod tests {
         assert!(SessionKey::parse_base64("!!!").is_err());
         let long = base64::engine::general_purpose::STANDARD.encode([7u8; 64]);
         assert!(SessionKey::parse_base64(&long).is_ok());
+        // As `openssl rand -base64 64` prints it: wrapped at 64 characters.
+        let wrapped = format!("{}\n{}\n", &long[..64], &long[64..]);
+        assert_eq!(SessionKey::parse_base64(&wrapped).unwrap().bytes(), [7u8; 64]);
         assert_eq!(format!("{:?}", SessionKey::generate()), "SessionKey(****)");
     }
 }

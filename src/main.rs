@@ -64,6 +64,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 UserCommand::RemoveOperator { email } => {
                     operator::set_operator(&pool, &SystemClock, email, false)
                 }
+                UserCommand::SignOut { email } => operator::sign_out_everywhere(&pool, &SystemClock, email),
             }?;
             println!("{done}");
             Ok(())
@@ -82,9 +83,8 @@ fn run(cli: Cli) -> Result<(), String> {
 }
 
 fn serve(settings: Settings, seed_demo: bool) -> Result<(), String> {
-    if settings.oidc.is_some() && !settings.dev_login {
-        return Err("OpenID Connect sign-in is not available in this version yet; start with --dev-login on a loopback address".into());
-    }
+    // The address first: an address in use is reported before anything is written.
+    let listener = Application::listen(&settings)?;
     let clock = Arc::new(SystemClock);
     let pool = db::connect(&settings.database)?;
     db::migrate(&pool)?;
@@ -94,7 +94,7 @@ fn serve(settings: Settings, seed_demo: bool) -> Result<(), String> {
     }
     let public_url = settings.public_url.clone();
     actix_web::rt::System::new().block_on(async move {
-        let app = Application::build_with_pool(settings, clock, pool)?;
+        let app = Application::build_on(listener, settings, clock, pool)?;
         tracing::info!(%public_url, port = app.port(), "tessera listening");
         println!("Tessera is running at {public_url}");
         app.run_until_stopped().await.map_err(|e| format!("server stopped: {e}"))

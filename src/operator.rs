@@ -227,6 +227,21 @@ pub fn set_operator(pool: &DbPool, clock: &dyn Clock, email: &str, on: bool) -> 
     })
 }
 
+/// Ends every console session of a person at once (a lost laptop, a departure); their
+/// credentials are untouched.
+pub fn sign_out_everywhere(pool: &DbPool, clock: &dyn Clock, email: &str) -> Result<String, String> {
+    let email = EmailAddress::parse(email)?;
+    let now = clock.now();
+    transaction(pool, |conn| {
+        let user = find_user(conn, &email)?.ok_or_else(|| format!("no user with email {email}"))?;
+        let ended = crate::db::sessions::end_all(conn, &user.id).map_err(|e| e.to_string())?;
+        let details = serde_json::json!({ "scope": "all", "sessions": ended });
+        audit::record(conn, &operator(), user_event(&user, "auth.sessions_ended", details), now)
+            .map_err(|e| e.to_string())?;
+        Ok(format!("{} signed out of {ended} session(s)", user.email))
+    })
+}
+
 pub fn set_plan(
     pool: &DbPool,
     clock: &dyn Clock,

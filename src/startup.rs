@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_session::config::{CookieContentSecurity, PersistentSession};
-use actix_session::storage::CookieSessionStore;
 use actix_session::SessionMiddleware;
 use actix_web::cookie::{Key, SameSite};
 use actix_web::dev::Server;
@@ -18,6 +17,7 @@ use crate::api::rate_limit::RateLimits;
 use crate::api::usage::UsageRecorder;
 use crate::api::verifier::Verifier;
 use crate::auth::oidc::Oidc;
+use crate::auth::session_store::DatabaseSessionStore;
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::db::{self, DbPool};
@@ -43,6 +43,8 @@ pub struct AppState {
 const USAGE_FLUSH_EVERY: Duration = Duration::from_secs(2);
 /// Changes made by other instances are looked for this often.
 const CHANGES_POLL_EVERY: Duration = Duration::from_millis(500);
+/// Expired session rows are refused on load; they are deleted this often.
+const SESSION_PURGE_EVERY: Duration = Duration::from_secs(600);
 /// How far back each poll looks, to cover clock skew between instances.
 const CHANGES_OVERLAP_SECONDS: i64 = 5;
 
@@ -61,8 +63,21 @@ impl Application {
     }
 
     pub fn build_with_pool(settings: Settings, clock: SharedClock, pool: DbPool) -> Result<Self, String> {
-        let listener = TcpListener::bind(settings.bind)
-            .map_err(|e| format!("cannot listen on {}: {e}", settings.bind))?;
+        let listener = Self::listen(&settings)?;
+        Self::build_on(listener, settings, clock, pool)
+    }
+
+    /// Binds the configured address, so a caller can learn it is taken before doing anything else.
+    pub fn listen(settings: &Settings) -> Result<TcpListener, String> {
+        TcpListener::bind(settings.bind).map_err(|e| format!("cannot listen on {}: {e}", settings.bind))
+    }
+
+    pub fn build_on(
+        listener: TcpListener,
+        settings: Settings,
+        clock: SharedClock,
+        pool: DbPool,
+    ) -> Result<Self, String> {
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let oidc = match &settings.oidc {
             Some(oidc) => Some(Oidc::new(oidc.clone(), &settings.public_url)?),
@@ -111,6 +126,7 @@ impl Application {
 async fn background(state: web::Data<AppState>) {
     let mut poll = tokio::time::interval(CHANGES_POLL_EVERY);
     let mut last_flush = std::time::Instant::now();
+    let mut last_purge = std::time::Instant::now();
     loop {
         poll.tick().await;
         let since = state.clock.now() - chrono::TimeDelta::seconds(CHANGES_OVERLAP_SECONDS);
@@ -120,6 +136,15 @@ async fn background(state: web::Data<AppState>) {
                 state.verifier.forget_users(&changes.user_ids);
             }
             Err(e) => tracing::warn!(error = %e, "change poll failed"),
+        }
+        if last_purge.elapsed() >= SESSION_PURGE_EVERY {
+            last_purge = std::time::Instant::now();
+            let now = state.clock.now();
+            if let Err(e) =
+                db::run(&state.pool, move |conn| Ok(db::sessions::purge_expired(conn, now)?)).await
+            {
+                tracing::warn!(error = %e, "expired sessions could not be purged");
+            }
         }
         if last_flush.elapsed() >= USAGE_FLUSH_EVERY {
             last_flush = std::time::Instant::now();
@@ -134,9 +159,10 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, Stri
     let key = Key::derive_from(state.settings.session_key.bytes());
     let secure = state.settings.secure_cookies();
     let idle = state.settings.session_limits.idle_seconds;
+    let store = DatabaseSessionStore::new(state.pool.clone(), state.clock.clone());
     let server = HttpServer::new(move || {
         App::new()
-            .wrap(session_middleware(key.clone(), secure, idle))
+            .wrap(session_middleware(store.clone(), key.clone(), secure, idle))
             .wrap(security_headers())
             .wrap(TracingLogger::default())
             .app_data(state.clone())
@@ -149,10 +175,17 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, Stri
     Ok(server)
 }
 
-/// The cookie lives as long as the idle limit; the limits themselves are checked on the server
-/// side too (`TypedSession::live_user_id`), since a cookie's own expiry is the browser's to keep.
-fn session_middleware(key: Key, secure: bool, idle_seconds: i64) -> SessionMiddleware<CookieSessionStore> {
-    SessionMiddleware::builder(CookieSessionStore::default(), key)
+/// The cookie holds only the session's random key (encrypted); the session itself is a row in
+/// the database. The cookie lives as long as the idle limit; the limits are checked on the server
+/// too (the row's expiry and `TypedSession::live_user_id`), since a cookie's own expiry is the
+/// browser's to keep.
+fn session_middleware(
+    store: DatabaseSessionStore,
+    key: Key,
+    secure: bool,
+    idle_seconds: i64,
+) -> SessionMiddleware<DatabaseSessionStore> {
+    SessionMiddleware::builder(store, key)
         .cookie_name(SESSION_COOKIE.into())
         .cookie_secure(secure)
         .cookie_http_only(true)

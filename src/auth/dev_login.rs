@@ -59,13 +59,16 @@ pub async fn dev_sign_in(
     }
     let meta = RequestMeta::of(&req);
     let now = state.clock.now();
-    let user = db::run(&state.pool, move |conn| {
-        let user = orgs::find_user(conn, &form.user_id)?.ok_or(AppError::NotFound)?;
-        record_sign_in(conn, &user, meta, serde_json::json!({ "method": "dev" }), now)?;
-        Ok(user)
+    let user = db::run(&state.pool, {
+        let meta = meta.clone();
+        move |conn| {
+            let user = orgs::find_user(conn, &form.user_id)?.ok_or(AppError::NotFound)?;
+            record_sign_in(conn, &user, meta, serde_json::json!({ "method": "dev" }), now)?;
+            Ok(user)
+        }
     })
     .await?;
-    session.sign_in(&user.id, now.and_utc().timestamp())?;
+    session.sign_in(&user.id, now.and_utc().timestamp(), &meta)?;
     Ok(see_other("/"))
 }
 
@@ -74,6 +77,12 @@ pub async fn sign_out(
     who: SignedIn,
     Verified(_): Verified<TokenOnly>,
 ) -> Result<HttpResponse, AppError> {
+    end_current_session(&state, who).await
+}
+
+/// Signs this session out: audited, and its server-side record deleted, so a copy of the cookie
+/// opens nothing afterwards.
+pub async fn end_current_session(state: &AppState, who: SignedIn) -> Result<HttpResponse, AppError> {
     let actor = who.actor();
     let now = state.clock.now();
     db::run(&state.pool, move |conn| {

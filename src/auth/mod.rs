@@ -7,6 +7,7 @@ pub mod dev_login;
 pub mod oidc;
 mod role;
 pub mod session;
+pub mod session_store;
 pub mod sso;
 
 use actix_web::dev::Payload;

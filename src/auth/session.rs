@@ -5,13 +5,21 @@ use base64::Engine;
 use rand::TryRngCore;
 use std::future::{ready, Ready};
 
+use super::RequestMeta;
 use crate::error::AppError;
 
-const USER_ID: &str = "user_id";
-const CSRF: &str = "csrf";
-const SIGNED_IN_AT: &str = "signed_in_at";
-const LAST_SEEN_AT: &str = "last_seen_at";
-const OIDC_PENDING: &str = "oidc_pending";
+/// The session's keys; the store reads the first six into columns of the session's row.
+pub(super) mod keys {
+    pub const USER_ID: &str = "user_id";
+    pub const PUBLIC_ID: &str = "public_id";
+    pub const SIGNED_IN_AT: &str = "signed_in_at";
+    pub const LAST_SEEN_AT: &str = "last_seen_at";
+    pub const IP: &str = "ip";
+    pub const USER_AGENT: &str = "user_agent";
+    pub const CSRF: &str = "csrf";
+    pub const OIDC_PENDING: &str = "oidc_pending";
+}
+use keys::*;
 
 /// A sign-in started at the identity provider and not finished yet: what the callback must match.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
@@ -37,15 +45,28 @@ const LAST_SEEN_RESOLUTION_SECONDS: i64 = 60;
 pub struct TypedSession(Session);
 
 impl TypedSession {
-    /// A new session id and a new CSRF token at sign-in, so nothing set before survives it.
-    pub fn sign_in(&self, user_id: &str, now: i64) -> Result<(), AppError> {
+    /// A new session key, public id and CSRF token at sign-in, so nothing set before survives
+    /// it; where and with what browser it started, for Account → Sessions.
+    pub fn sign_in(&self, user_id: &str, now: i64, from: &RequestMeta) -> Result<(), AppError> {
         self.0.renew();
         self.0.clear();
         self.0.insert(USER_ID, user_id).map_err(insert_failed)?;
+        self.0.insert(PUBLIC_ID, new_public_id()).map_err(insert_failed)?;
         self.0.insert(CSRF, new_csrf_token()).map_err(insert_failed)?;
         self.0.insert(SIGNED_IN_AT, now).map_err(insert_failed)?;
         self.0.insert(LAST_SEEN_AT, now).map_err(insert_failed)?;
+        if let Some(ip) = &from.ip {
+            self.0.insert(IP, ip).map_err(insert_failed)?;
+        }
+        if let Some(user_agent) = &from.user_agent {
+            self.0.insert(USER_AGENT, user_agent).map_err(insert_failed)?;
+        }
         Ok(())
+    }
+
+    /// The id Account → Sessions knows this session by.
+    pub fn public_id(&self) -> Result<Option<String>, AppError> {
+        self.0.get(PUBLIC_ID).map_err(get_failed)
     }
 
     /// The signed-in user, if the session is still within its limits; an expired session is
@@ -99,6 +120,11 @@ impl TypedSession {
     pub fn existing_csrf_token(&self) -> Result<Option<String>, AppError> {
         self.0.get(CSRF).map_err(get_failed)
     }
+}
+
+/// Names a session in pages and forms; unrelated to the cookie's key.
+pub fn new_public_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
 }
 
 fn new_csrf_token() -> String {

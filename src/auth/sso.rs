@@ -61,7 +61,7 @@ pub async fn callback(
     .await?;
     match outcome {
         Ok(user) => {
-            session.sign_in(&user.id, now.and_utc().timestamp())?;
+            session.sign_in(&user.id, now.and_utc().timestamp(), &meta)?;
             Ok(see_other("/"))
         }
         Err(failure) => refuse(&state, meta, failure, email).await,

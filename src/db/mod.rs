@@ -6,6 +6,7 @@ pub mod credentials;
 pub mod orgs;
 pub mod resource_servers;
 pub mod schema;
+pub mod sessions;
 pub mod usage;
 
 use std::time::Duration;
@@ -72,9 +73,11 @@ pub fn ping(conn: &mut DbConnection) -> QueryResult<()> {
     }
 }
 
-/// Builds the pool and opens its first connection, so an unreachable database is reported
-/// at start-up rather than at the first request.
+/// Opens one connection first, so a database that cannot be opened is reported at once with
+/// its cause (the pool alone would retry for its timeout and then say only that it timed out).
 pub fn connect(url: &DatabaseUrl) -> Result<DbPool, String> {
+    let manager = ConnectionManager { url: url.clone() };
+    manager.connect().map_err(|e| cannot_open(url, &e))?;
     let size = match url {
         DatabaseUrl::Sqlite(_) => 8,
         DatabaseUrl::Postgres(_) => 16,
@@ -85,8 +88,38 @@ pub fn connect(url: &DatabaseUrl) -> Result<DbPool, String> {
         .connection_timeout(Duration::from_secs(5))
         // Start-up reports one line; later failures are logged where a request meets them.
         .error_handler(Box::new(r2d2::NopErrorHandler))
-        .build(ConnectionManager { url: url.clone() })
+        .build(manager)
         .map_err(|e| format!("cannot open the database {url:?}: {e}"))
+}
+
+fn cannot_open(url: &DatabaseUrl, error: &r2d2::Error) -> String {
+    let hint = match url {
+        DatabaseUrl::Sqlite(path) => sqlite_hint(std::path::Path::new(path)),
+        DatabaseUrl::Postgres(_) => None,
+    };
+    match hint {
+        Some(hint) => format!("cannot open the database {url:?}: {hint} ({error})"),
+        None => format!("cannot open the database {url:?}: {error}"),
+    }
+}
+
+/// SQLite says only "unable to open database file"; the usual causes are worth naming.
+fn sqlite_hint(path: &std::path::Path) -> Option<String> {
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    if !folder.is_dir() {
+        return Some(format!("the folder {} does not exist", folder.display()));
+    }
+    let probe = folder.join(format!(".tessera-write-check-{}", std::process::id()));
+    match std::fs::File::create(&probe) {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            None
+        }
+        Err(e) => Some(format!("the folder {} is not writable: {e}", folder.display())),
+    }
 }
 
 /// Applies pending migrations; returns the names of those applied.

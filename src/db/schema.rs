@@ -106,6 +106,20 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    sessions (id) {
+        id -> Text,
+        public_id -> Text,
+        user_id -> Nullable<Text>,
+        state -> Text,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        expires_at -> Timestamp,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(memberships -> organizations (org_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(credentials -> organizations (org_id));
@@ -121,4 +135,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     credential_addresses,
     resource_servers,
     audit_log,
+    sessions,
 );

@@ -32,6 +32,9 @@ crate::routing::route_table! {
         "/sign-out" => { post: dev_login::sign_out },
         "/account/tokens" => { get: account::handlers::page, post: account::handlers::create },
         "/account/tokens/{id}/revoke" => { post: account::handlers::revoke },
+        "/account/sessions" => { get: account::sessions::page },
+        "/account/sessions/end-others" => { post: account::sessions::end_others },
+        "/account/sessions/{id}/end" => { post: account::sessions::end },
         "/operator/orgs" => { get: operator::orgs_page },
         // Members before the credential tabs, whose `{tab}` would match `members` too.
         "/orgs/{slug}/settings/members" => { get: membership::page, post: membership::add },

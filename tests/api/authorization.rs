@@ -130,6 +130,8 @@ fn policy(method: &str, path: &str, collection: &str) -> Option<Policy> {
         // The test server has no OpenID provider: single sign-on is not there at all.
         ("get", "/auth/login" | "/auth/callback") => NotConfigured,
         ("get", "/") | ("get" | "post", "/account/tokens") => SignedIn,
+        ("get", "/account/sessions") | ("post", "/account/sessions/end-others") => SignedIn,
+        ("post", "/account/sessions/{id}/end") => SignedInUnknownId,
         // Signed in or not, signing out ends on the sign-in page.
         ("post", "/sign-out") => SignOut,
         ("post", "/account/tokens/{id}/revoke") => SignedInUnknownId,

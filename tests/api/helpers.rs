@@ -34,7 +34,7 @@ pub fn backend() -> String {
     std::env::var("TESSERA_TEST_BACKEND").unwrap_or_else(|_| "sqlite".into())
 }
 
-fn database_for_test(dir: &tempfile::TempDir) -> DatabaseUrl {
+pub fn database_for_test(dir: &tempfile::TempDir) -> DatabaseUrl {
     match backend().as_str() {
         "sqlite" => DatabaseUrl::Sqlite(dir.path().join("test.db").display().to_string()),
         "postgres" => {
@@ -264,23 +264,45 @@ impl TestApp {
 
     /// A browser-like client signed in as `user` through the dev sign-in.
     pub async fn sign_in(&self, user: &User) -> Session {
-        let session = self.anonymous();
-        let page = session.get("/sign-in").await;
-        let csrf = csrf_of(&page.text().await.unwrap());
+        self.sign_in_keeping_cookie(user).await.0
+    }
+
+    pub fn anonymous(&self) -> Session {
+        self.anonymous_with_jar().0
+    }
+
+    /// An anonymous client and its cookie jar, for a test that copies what a browser holds.
+    pub fn anonymous_with_jar(&self) -> (Session, Arc<reqwest::cookie::Jar>) {
+        let jar = Arc::new(reqwest::cookie::Jar::default());
+        let client = reqwest::Client::builder()
+            .redirect(Policy::none())
+            .cookie_provider(jar.clone())
+            .user_agent("tessera-tests/1.0")
+            .build()
+            .unwrap();
+        (Session { client, base: self.address.clone() }, jar)
+    }
+
+    /// Signs `user` in and returns the client with the `Cookie` header its browser would send.
+    pub async fn sign_in_keeping_cookie(&self, user: &User) -> (Session, String) {
+        use reqwest::cookie::CookieStore;
+        let (session, jar) = self.anonymous_with_jar();
+        let csrf = csrf_of(&session.get("/sign-in").await.text().await.unwrap());
         let response = session
             .post_raw("/auth/dev", &[("csrf_token", csrf.as_str()), ("user_id", user.id.as_str())])
             .await;
         assert_eq!(response.status(), 303, "dev sign-in as {}", user.email);
-        session
+        let url = self.address.parse().unwrap();
+        let cookie = jar.cookies(&url).expect("a session cookie").to_str().unwrap().to_owned();
+        (session, cookie)
     }
 
-    pub fn anonymous(&self) -> Session {
-        let client = reqwest::Client::builder()
-            .redirect(Policy::none())
-            .cookie_store(true)
-            .user_agent("tessera-tests/1.0")
-            .build()
-            .unwrap();
+    /// A client with no cookie jar that sends exactly this `Cookie` header: a stolen copy.
+    pub fn replaying(&self, cookie: &str) -> Session {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(reqwest::header::COOKIE, cookie.parse().unwrap());
+        let client =
+            reqwest::Client::builder().redirect(Policy::none()).default_headers(headers).build().unwrap();
         Session { client, base: self.address.clone() }
     }
 }

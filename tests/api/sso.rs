@@ -49,7 +49,7 @@ fn location(response: &reqwest::Response) -> Url {
 }
 
 /// `/auth/login`'s redirect to the provider.
-async fn start(session: &Session) -> Url {
+pub async fn start(session: &Session) -> Url {
     let response = session.get("/auth/login").await;
     assert_eq!(response.status(), 303);
     location(&response)
@@ -57,7 +57,7 @@ async fn start(session: &Session) -> Url {
 
 /// Walks the provider's login and consent pages as `email` until the provider sends the browser
 /// back to Tessera; returns that callback URL without following it.
-async fn through_provider(session: &Session, authorize: Url, email: &str) -> Url {
+pub async fn through_provider(session: &Session, authorize: Url, email: &str) -> Url {
     let mut response = session.client.get(authorize).send().await.unwrap();
     for _ in 0..20 {
         if response.status().is_redirection() {

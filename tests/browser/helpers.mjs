@@ -58,14 +58,27 @@ function serverEnv() {
   return env;
 }
 
-function spawnDemo(dir, port, extraEnv) {
+/**
+ * `tessera demo` with flags, or (`command: 'serve'`) `tessera serve` configured by environment
+ * variables only, exactly as an operator starts it.
+ */
+function spawnServer(dir, port, extraEnv, command = 'demo') {
   return new Promise((resolve, reject) => {
     const databaseUrl = `sqlite://${path.join(dir, 'demo.db')}`;
-    const child = spawn(BINARY, ['demo', '--bind', `127.0.0.1:${port}`, '--database-url', databaseUrl], {
-      cwd: dir,
-      env: { ...serverEnv(), ...extraEnv },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const args =
+      command === 'demo' ? ['demo', '--bind', `127.0.0.1:${port}`, '--database-url', databaseUrl] : ['serve'];
+    const env =
+      command === 'demo'
+        ? { ...serverEnv(), ...extraEnv }
+        : {
+            ...serverEnv(),
+            TESSERA_BIND: `127.0.0.1:${port}`,
+            TESSERA_PUBLIC_URL: `http://127.0.0.1:${port}`,
+            TESSERA_DATABASE_URL: databaseUrl,
+            ...extraEnv,
+          };
+    if (command !== 'demo') prepare(databaseUrl, env);
+    const child = spawn(BINARY, args, { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     let settled = false;
@@ -78,7 +91,7 @@ function spawnDemo(dir, port, extraEnv) {
     };
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      finish(new Error(`tessera demo did not report "running at" within ${START_TIMEOUT_MS} ms.\n${stderr}`));
+      finish(new Error(`tessera ${command} did not report "running at" within ${START_TIMEOUT_MS} ms.\n${stderr}`));
     }, START_TIMEOUT_MS);
     child.stdout.setEncoding('utf8');
     child.stderr.setEncoding('utf8');
@@ -92,16 +105,31 @@ function spawnDemo(dir, port, extraEnv) {
     });
     child.on('error', (error) => finish(new Error(`cannot start ${BINARY}: ${error.message}`)));
     child.on('exit', (code, signal) =>
-      finish(Object.assign(new Error(`tessera demo exited early (${signal || code}).\n${stderr}`), { stderr })),
+      finish(Object.assign(new Error(`tessera ${command} exited early (${signal || code}).\n${stderr}`), { stderr })),
     );
   });
+}
+
+let preparing;
+
+/** Runs the caller's set-up (operator commands) against the database before `serve` starts. */
+function prepare(databaseUrl, env) {
+  if (preparing) preparing(databaseUrl, env);
+}
+
+/**
+ * `startServe({ env, prepare })`: `tessera serve` as in production (OpenID settings in `env`, no
+ * dev sign-in); `prepare(databaseUrl)` runs operator commands first, as an operator would.
+ */
+export function startServe({ env = {}, prepare: setUp } = {}) {
+  return startDemo({ env, command: 'serve', prepare: setUp });
 }
 
 /**
  * Start `tessera demo` on a free loopback port with a fresh SQLite database in a fresh temp dir.
  * `env` adds TESSERA_* settings. Returns { baseURL, databaseUrl, stop() }.
  */
-export async function startDemo({ env = {} } = {}) {
+export async function startDemo({ env = {}, command = 'demo', prepare: setUp } = {}) {
   assert.ok(
     fs.existsSync(BINARY),
     `${BINARY} is missing: run \`cargo build\` first (scripts/test does).`,
@@ -112,7 +140,8 @@ export async function startDemo({ env = {} } = {}) {
   for (let attempt = 0; attempt < 3; attempt += 1) {
     const port = await freePort();
     try {
-      const { child, baseURL, databaseUrl, logs } = await spawnDemo(dir, port, env);
+      preparing = setUp;
+      const { child, baseURL, databaseUrl, logs } = await spawnServer(dir, port, env, command);
       const stop = async () => {
         if (child.exitCode === null && child.signalCode === null) {
           const exited = new Promise((resolve) => child.once('exit', resolve));

@@ -1,3 +1,5 @@
-//! Account → Tokens: a person's own personal access tokens.
+//! Account → Tokens and Sessions: a person's own personal access tokens and where they are
+//! signed in.
 
 pub mod handlers;
+pub mod sessions;
