@@ -353,6 +353,13 @@ pub fn remove_member(
             return Ok(MemberChange::LastOwner { email: user.email });
         }
         diesel::delete(memberships::table.find((org_id, user_id))).execute(conn)?;
+        // Someone left with no org has nothing to do in the console: their sessions end now,
+        // not at the idle limit. An operator keeps theirs (they read every org).
+        let remaining =
+            memberships::table.filter(memberships::user_id.eq(user_id)).count().get_result::<i64>(conn)?;
+        if remaining == 0 && !user.is_operator {
+            super::sessions::end_all(conn, user_id)?;
+        }
         let details = serde_json::json!({ "role": before.as_str() });
         audit::record(conn, actor, member_event(org_id, "member.remove", &user, details), now)?;
         Ok(MemberChange::Changed { email: user.email, before })

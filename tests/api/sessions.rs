@@ -138,3 +138,31 @@ async fn the_operator_command_signs_a_person_out_everywhere() {
         .iter()
         .any(|e| e.action == "auth.sessions_ended" && e.actor_label.contains("operator")));
 }
+
+#[tokio::test]
+async fn removal_from_the_last_org_ends_the_persons_sessions_at_once() {
+    let app = spawn_app().await;
+    let acme = app.org("acme", Plan::Growth);
+    let globex = app.org("globex", Plan::Growth);
+    // bob is in both orgs, carol only in acme.
+    tessera::db::orgs::add_member(
+        &mut app.conn(),
+        &globex.org.id,
+        &acme.admin.id,
+        tessera::auth::Role::Member,
+        app.now(),
+    )
+    .unwrap();
+    let alice = app.sign_in(&acme.owner).await;
+    let (carol, carol_cookie) = app.sign_in_keeping_cookie(&acme.member).await;
+    let bob = app.sign_in(&acme.admin).await;
+
+    for person in [&acme.member, &acme.admin] {
+        let removed = alice.post(&format!("/orgs/acme/settings/members/{}/remove", person.id), &[]).await;
+        assert!(removed.status().is_success() || removed.status() == 303, "{}", removed.status());
+    }
+    assert_eq!(carol.get("/account/tokens").await.status(), 303, "carol belongs nowhere: signed out");
+    assert_eq!(app.replaying(&carol_cookie).get("/account/tokens").await.status(), 303);
+    assert_eq!(session_rows(&app, &acme.member.id), 0);
+    assert_eq!(bob.get("/orgs/globex/settings/tokens").await.status(), 200, "bob still has globex");
+}
