@@ -8,6 +8,8 @@ use std::sync::Arc;
 
 use base64::Engine;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 use url::Url;
 
 use crate::auth::session::SessionLimits;
@@ -175,6 +177,10 @@ pub struct ServerArgs {
     /// Default requests per minute per credential
     #[arg(long, env = "TESSERA_RATE_LIMIT_PER_MINUTE", default_value_t = 600)]
     pub rate_limit_per_minute: u32,
+    /// Bearer token that GET /metrics requires (16 characters or more); without it /metrics is
+    /// open, like /healthz
+    #[arg(long, env = "TESSERA_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
     /// Serve GET /api/v1/bench/baseline?bytes=N, an unauthenticated JSON body of N bytes that
     /// benchmarks compare the authenticated path against. Off unless asked for.
     #[arg(long, hide = true)]
@@ -217,6 +223,35 @@ impl fmt::Debug for DatabaseUrl {
             Self::Sqlite(path) => write!(f, "sqlite://{path}"),
             Self::Postgres(_) => f.write_str("postgres://…"),
         }
+    }
+}
+
+/// The bearer token a Prometheus scraper presents on `/metrics`. Never printed; compared in
+/// constant time.
+#[derive(Clone)]
+pub struct MetricsToken([u8; 32]);
+
+impl MetricsToken {
+    const MIN_CHARS: usize = 16;
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim();
+        if raw.chars().count() < Self::MIN_CHARS {
+            return Err(format!("TESSERA_METRICS_TOKEN must be at least {} characters", Self::MIN_CHARS));
+        }
+        Ok(Self(Sha256::digest(raw.as_bytes()).into()))
+    }
+
+    /// Digests are compared, so neither the token's length nor a common prefix shows in timing.
+    pub fn matches(&self, presented: &str) -> bool {
+        let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+        bool::from(self.0.ct_eq(&digest))
+    }
+}
+
+impl fmt::Debug for MetricsToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("MetricsToken(****)")
     }
 }
 
@@ -288,6 +323,8 @@ pub struct Settings {
     pub session_limits: SessionLimits,
     pub rate_limit_per_minute: u32,
     pub bench_baseline: bool,
+    /// When set, `/metrics` answers only a scraper presenting it as a bearer token.
+    pub metrics_token: Option<MetricsToken>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -352,10 +389,12 @@ impl Settings {
             session_limits,
             rate_limit_per_minute: args.rate_limit_per_minute,
             bench_baseline: args.bench_baseline,
+            metrics_token: args.metrics_token.as_deref().map(MetricsToken::parse).transpose()?,
         })
     }
 
-    /// Cookies are marked `Secure` when the console is served over https.
+    /// Cookies are marked `Secure`, and answers carry `Strict-Transport-Security`, when the
+    /// console is served over https.
     pub fn secure_cookies(&self) -> bool {
         self.public_url.scheme() == "https"
     }
@@ -413,5 +452,15 @@ mod tests {
         let wrapped = format!("{}\n{}\n", &long[..64], &long[64..]);
         assert_eq!(SessionKey::parse_base64(&wrapped).unwrap().bytes(), [7u8; 64]);
         assert_eq!(format!("{:?}", SessionKey::generate()), "SessionKey(****)");
+    }
+
+    #[test]
+    fn metrics_tokens_are_long_and_never_printed() {
+        assert!(MetricsToken::parse("short").unwrap_err().contains("16"));
+        let token = MetricsToken::parse("scrape-me-please-0123").unwrap();
+        assert!(token.matches("scrape-me-please-0123"));
+        assert!(!token.matches("scrape-me-please-012"));
+        assert!(!token.matches(""));
+        assert_eq!(format!("{token:?}"), "MetricsToken(****)");
     }
 }

@@ -8,8 +8,9 @@ use actix_session::config::{CookieContentSecurity, PersistentSession};
 use actix_session::SessionMiddleware;
 use actix_web::cookie::{Key, SameSite};
 use actix_web::dev::Server;
-use actix_web::middleware::DefaultHeaders;
-use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_web::http::header;
+use actix_web::middleware::{from_fn, DefaultHeaders};
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer, ResponseError};
 use tracing_actix_web::TracingLogger;
 
 use crate::api::introspect::ResourceServers;
@@ -21,7 +22,9 @@ use crate::auth::session_store::DatabaseSessionStore;
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::db::{self, DbPool};
-use crate::features;
+use crate::error::AppError;
+use crate::metrics::Metrics;
+use crate::{edge, features};
 
 pub const SESSION_COOKIE: &str = "tessera_session";
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -37,6 +40,7 @@ pub struct AppState {
     pub servers: ResourceServers,
     /// Single sign-on, when an OpenID provider is configured.
     pub oidc: Option<Oidc>,
+    pub metrics: Metrics,
 }
 
 /// Usage reaches the database at most this far apart.
@@ -83,12 +87,14 @@ impl Application {
             Some(oidc) => Some(Oidc::new(oidc.clone(), &settings.public_url)?),
             None => None,
         };
+        let verifier = Verifier::default();
         let state = web::Data::new(AppState {
             oidc,
             pool,
             settings: Arc::new(settings),
             clock,
-            verifier: Verifier::default(),
+            metrics: Metrics::new(&verifier.metrics),
+            verifier,
             usage: UsageRecorder::default(),
             limits: RateLimits::default(),
             servers: ResourceServers::default(),
@@ -148,8 +154,12 @@ async fn background(state: web::Data<AppState>) {
         }
         if last_flush.elapsed() >= USAGE_FLUSH_EVERY {
             last_flush = std::time::Instant::now();
-            if let Err(e) = state.usage.flush(&state.pool).await {
-                tracing::warn!(error = %e, "usage flush failed; will retry");
+            match state.usage.flush(&state.pool).await {
+                Ok(_) => state.metrics.flush_succeeded(),
+                Err(e) => {
+                    state.metrics.flush_failed();
+                    tracing::warn!(error = %e, "usage flush failed; will retry");
+                }
             }
         }
     }
@@ -160,10 +170,14 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, Stri
     let secure = state.settings.secure_cookies();
     let idle = state.settings.session_limits.idle_seconds;
     let store = DatabaseSessionStore::new(state.pool.clone(), state.clock.clone());
+    // Outermost last: the log and the count see every answer, the security headers cover the
+    // edge's refusals, and a refused request never reaches the session (nor its table).
     let server = HttpServer::new(move || {
         App::new()
             .wrap(session_middleware(store.clone(), key.clone(), secure, idle))
-            .wrap(security_headers())
+            .wrap(from_fn(edge::check))
+            .wrap(security_headers(secure))
+            .wrap(from_fn(edge::count))
             .wrap(TracingLogger::default())
             .app_data(state.clone())
             .configure(crate::api::routes)
@@ -198,17 +212,49 @@ fn session_middleware(
         .build()
 }
 
-fn security_headers() -> DefaultHeaders {
-    DefaultHeaders::new()
+fn security_headers(https: bool) -> DefaultHeaders {
+    let headers = DefaultHeaders::new()
         .add(("Content-Security-Policy", CSP))
         .add(("X-Content-Type-Options", "nosniff"))
         .add(("Referrer-Policy", "same-origin"))
         .add(("X-Frame-Options", "DENY"))
-        .add(("Cross-Origin-Opener-Policy", "same-origin"))
+        .add(("Cross-Origin-Opener-Policy", "same-origin"));
+    // Over plain http the header is ignored by browsers, and would pin a developer's
+    // `localhost` to https if one ever served it over TLS.
+    if https {
+        headers.add(("Strict-Transport-Security", "max-age=31536000"))
+    } else {
+        headers
+    }
 }
 
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain").body("ok")
+}
+
+/// Prometheus text (SPEC §6). Open like `/healthz` unless `TESSERA_METRICS_TOKEN` is set; then
+/// only a scraper presenting it as a bearer token is answered.
+pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    if let Some(token) = &state.settings.metrics_token {
+        let presented = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if !presented.is_some_and(|p| token.matches(p.trim())) {
+            return HttpResponse::Unauthorized()
+                .insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"tessera-metrics\""))
+                .content_type("text/plain")
+                .body("A bearer token is required.");
+        }
+    }
+    match state.metrics.render(&state.pool) {
+        Ok(text) => HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .content_type(crate::metrics::CONTENT_TYPE)
+            .body(text),
+        Err(e) => AppError::internal(e).error_response(),
+    }
 }
 
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {

@@ -4,12 +4,12 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use actix_web::dev::Payload;
-use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 
 use super::error::ApiError;
-use super::rate_limit::RateInfo;
+use super::rate_limit::FAILED_AUTH_PER_MINUTE;
 use super::verifier::{Known, Outcome};
 use crate::auth::{state, RequestMeta};
 use crate::db::audit::Actor;
@@ -63,7 +63,7 @@ pub(crate) async fn authenticate(req: HttpRequest) -> Result<ApiCaller, ApiError
     let ip = req.peer_addr().map(|a| a.ip()).unwrap_or(IpAddr::from([0, 0, 0, 0]));
     let refuse = |error: ApiError| match state.limits.failed_attempt(ip) {
         Ok(()) => error,
-        Err(retry_after) => ApiError::rate_limited(retry_after),
+        Err(retry_after) => ApiError::rate_limited(FAILED_AUTH_PER_MINUTE, retry_after),
     };
     let presented = match bearer(&req) {
         Ok(Some(token)) => token,
@@ -77,7 +77,7 @@ pub(crate) async fn authenticate(req: HttpRequest) -> Result<ApiCaller, ApiError
     // presents a credential already known to be good (a shared address must not lock it out).
     if let Some(retry_after) = state.limits.blocked(ip) {
         if !state.verifier.has_cached(prefixes, &presented) {
-            return Err(ApiError::rate_limited(retry_after));
+            return Err(ApiError::rate_limited(FAILED_AUTH_PER_MINUTE, retry_after));
         }
     }
     let outcome =
@@ -92,7 +92,10 @@ pub(crate) async fn authenticate(req: HttpRequest) -> Result<ApiCaller, ApiError
         }
     };
     let limit = known.rate_limit_per_minute.unwrap_or_else(|| state.settings.default_rate_limit());
-    let info = state.limits.check(&known.id, limit).map_err(ApiError::rate_limited)?;
+    let info = state
+        .limits
+        .check(&known.id, limit)
+        .map_err(|retry_after| ApiError::rate_limited(limit, retry_after))?;
     req.extensions_mut().insert(info);
     state.usage.accepted(&known.id, now, &ip.to_string());
     Ok(ApiCaller { credential: known, request: RequestMeta::of(&req) })
@@ -105,13 +108,4 @@ impl FromRequest for ApiCaller {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         Box::pin(authenticate(req.clone()))
     }
-}
-
-/// The `X-RateLimit-*` headers of an authenticated request, on whatever response it gets.
-pub fn rate_headers(info: &RateInfo) -> [(HeaderName, HeaderValue); 3] {
-    [
-        (HeaderName::from_static("x-ratelimit-limit"), HeaderValue::from(info.limit)),
-        (HeaderName::from_static("x-ratelimit-remaining"), HeaderValue::from(info.remaining)),
-        (HeaderName::from_static("x-ratelimit-reset"), HeaderValue::from(info.reset_seconds)),
-    ]
 }

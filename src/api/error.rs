@@ -5,6 +5,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
+use super::rate_limit::RateInfo;
 use crate::error::AppError;
 
 const REALM: &str = "Bearer realm=\"tessera\"";
@@ -16,6 +17,8 @@ pub struct ApiError {
     pub message: String,
     pub challenge: Option<String>,
     pub retry_after: Option<u64>,
+    /// The limit that refused the request, for its `X-RateLimit-*` headers.
+    pub rate: Option<RateInfo>,
 }
 
 /// Every error of `/api/*`: a sentence for people and a stable code for programs.
@@ -28,7 +31,7 @@ pub struct Body<'a> {
 
 impl ApiError {
     fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), challenge: None, retry_after: None }
+        Self { status, code, message: message.into(), challenge: None, retry_after: None, rate: None }
     }
 
     /// No credential presented: a bare challenge, as RFC 6750 §3.1 asks.
@@ -51,11 +54,21 @@ impl ApiError {
         Self { challenge: Some(challenge), ..Self::new(StatusCode::FORBIDDEN, code, message) }
     }
 
-    pub fn rate_limited(retry_after: u64) -> Self {
+    /// Over a limit of `limit` a minute: nothing remains until `retry_after` seconds from now.
+    pub fn rate_limited(limit: u32, retry_after: u64) -> Self {
         Self {
             retry_after: Some(retry_after),
+            rate: Some(RateInfo { limit, remaining: 0, reset_seconds: retry_after }),
             ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "Too many requests.")
         }
+    }
+
+    pub fn headers_too_large() -> Self {
+        Self::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            "The request headers are too large.",
+        )
     }
 
     pub fn not_found() -> Self {
@@ -112,6 +125,9 @@ impl ResponseError for ApiError {
         }
         if let Some(seconds) = self.retry_after {
             response.insert_header((header::RETRY_AFTER, seconds.to_string()));
+        }
+        for rate_header in self.rate.iter().flat_map(RateInfo::headers) {
+            response.insert_header(rate_header);
         }
         response.json(Body { error: &self.message, code: self.code })
     }

@@ -61,7 +61,7 @@ async fn add_rate_headers(
     let mut response = next.call(req).await?;
     let info = response.request().extensions().get::<RateInfo>().copied();
     if let Some(info) = info {
-        for (name, value) in bearer::rate_headers(&info) {
+        for (name, value) in info.headers() {
             response.headers_mut().insert(name, value);
         }
     }

@@ -104,7 +104,12 @@ pub struct Unprocessable(#[allow(dead_code)] Body<'static>);
 
 /// The credential's rate limit, or the caller address's budget of failed authentications, is spent.
 #[derive(ToResponse)]
-#[response(headers(("Retry-After" = u64, description = "Seconds to wait.")))]
+#[response(headers(
+    ("Retry-After" = u64, description = "Seconds to wait."),
+    ("X-RateLimit-Limit" = u32, description = "Requests (or failed authentications) allowed per minute."),
+    ("X-RateLimit-Remaining" = u32, description = "Always 0 here."),
+    ("X-RateLimit-Reset" = u64, description = "Seconds until a request is allowed again, as Retry-After."),
+))]
 pub struct RateLimited(#[allow(dead_code)] Body<'static>);
 
 struct BearerAuth;

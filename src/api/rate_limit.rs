@@ -7,6 +7,7 @@ use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use actix_web::http::header::{HeaderName, HeaderValue};
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
 use governor::state::{InMemoryState, NotKeyed};
@@ -23,6 +24,17 @@ pub struct RateInfo {
     pub limit: u32,
     pub remaining: u32,
     pub reset_seconds: u64,
+}
+
+impl RateInfo {
+    /// The `X-RateLimit-*` headers, on whatever answer the request gets, 429 included.
+    pub fn headers(&self) -> [(HeaderName, HeaderValue); 3] {
+        [
+            (HeaderName::from_static("x-ratelimit-limit"), HeaderValue::from(self.limit)),
+            (HeaderName::from_static("x-ratelimit-remaining"), HeaderValue::from(self.remaining)),
+            (HeaderName::from_static("x-ratelimit-reset"), HeaderValue::from(self.reset_seconds)),
+        ]
+    }
 }
 
 pub struct RateLimits {

@@ -15,6 +15,7 @@ use crate::credentials::{secret, CredentialKind, Grants, Passphrase, Prefixes, S
 use crate::db::credentials::{self as repo, CredentialRow};
 use crate::db::{self, orgs, DbPool};
 use crate::error::AppError;
+use crate::metrics::VerificationMetrics;
 
 /// A credential as the hot path needs it.
 #[derive(Debug)]
@@ -122,10 +123,29 @@ pub enum Outcome {
 #[derive(Default)]
 pub struct Verifier {
     cache: RwLock<HashMap<SecretHash, Arc<Known>>>,
+    pub metrics: VerificationMetrics,
 }
 
 impl Verifier {
+    /// Every verification is counted by its outcome, here and only here.
     pub async fn verify(
+        &self,
+        pool: &DbPool,
+        prefixes: &Prefixes,
+        presented: &str,
+        passphrase: Option<&str>,
+        now: NaiveDateTime,
+    ) -> Result<Outcome, AppError> {
+        let outcome = self.verify_uncounted(pool, prefixes, presented, passphrase, now).await;
+        self.metrics.outcome(match &outcome {
+            Ok(Outcome::Valid(_)) => "valid",
+            Ok(Outcome::Refused(rejection, _)) => rejection.code(),
+            Err(_) => "error",
+        });
+        outcome
+    }
+
+    async fn verify_uncounted(
         &self,
         pool: &DbPool,
         prefixes: &Prefixes,
@@ -137,7 +157,9 @@ impl Verifier {
             return Ok(Outcome::Refused(Rejection::Malformed, None));
         };
         let hash = plain.hash();
-        let known = match self.cached(&hash) {
+        let cached = self.cached(&hash);
+        self.metrics.cache(cached.is_some());
+        let known = match cached {
             Some(known) => known,
             None => match self.load(pool, hash).await? {
                 Some(known) => known,

@@ -12,7 +12,7 @@ pub mod usage;
 use actix_web::web;
 
 use crate::auth::{dev_login, sso};
-use crate::startup::{healthz, readyz};
+use crate::startup::{healthz, metrics, readyz};
 use audit::handlers as audit_log;
 use credentials::handlers as creds;
 use members::handlers as membership;
@@ -24,6 +24,7 @@ crate::routing::route_table! {
         "/" => { get: dev_login::home },
         "/healthz" => { get: healthz },
         "/readyz" => { get: readyz },
+        "/metrics" => { get: metrics },
         "/static/{file}" => { get: assets::serve },
         "/sign-in" => { get: dev_login::sign_in_page },
         "/auth/dev" => { post: dev_login::dev_sign_in },

@@ -125,7 +125,7 @@ impl Policy {
 fn policy(method: &str, path: &str, collection: &str) -> Option<Policy> {
     use Policy::*;
     Some(match (method, path) {
-        ("get", "/healthz" | "/readyz" | "/static/{file}" | "/sign-in") => Public,
+        ("get", "/healthz" | "/readyz" | "/metrics" | "/static/{file}" | "/sign-in") => Public,
         ("post", "/auth/dev") => Public,
         // The test server has no OpenID provider: single sign-on is not there at all.
         ("get", "/auth/login" | "/auth/callback") => NotConfigured,

@@ -81,6 +81,7 @@ pub async fn spawn_app_configured(catalog: Catalog, adjust: impl FnOnce(&mut Set
         dev_login: true,
         rate_limit_per_minute: 600,
         bench_baseline: true,
+        metrics_token: None,
         session_limits: tessera::auth::session::SessionLimits {
             idle_seconds: 8 * 3600,
             absolute_seconds: 7 * 24 * 3600,
@@ -435,6 +436,7 @@ impl TestApp {
             dev_login: true,
             rate_limit_per_minute: 600,
             bench_baseline: true,
+            metrics_token: None,
             session_limits: tessera::auth::session::SessionLimits {
                 idle_seconds: 8 * 3600,
                 absolute_seconds: 7 * 24 * 3600,

@@ -70,5 +70,7 @@ async fn the_document_declares_bearer_security_and_rate_headers() {
     let unauthorized = &doc["components"]["responses"]["Unauthorized"]["headers"];
     assert!(unauthorized["WWW-Authenticate"].is_object());
     let limited = &doc["components"]["responses"]["RateLimited"]["headers"];
-    assert!(limited["Retry-After"].is_object());
+    for header in ["Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"] {
+        assert!(limited[header].is_object(), "{header} on 429");
+    }
 }
