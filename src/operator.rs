@@ -262,8 +262,13 @@ pub fn set_api_access(pool: &DbPool, clock: &dyn Clock, slug: &str, on: bool) ->
         let org = find(conn, &slug)?;
         orgs::set_api_access(conn, &org.id, on).map_err(|e| e.to_string())?;
         let details = serde_json::json!({ "before": org.api_access, "after": on });
-        audit::record(conn, &operator(), org_event(&org, "org.api_access", details), now)
-            .map_err(|e| e.to_string())?;
+        audit::record(
+            conn,
+            &operator(),
+            org_event(&org, crate::db::credentials::API_ACCESS_ACTION, details),
+            now,
+        )
+        .map_err(|e| e.to_string())?;
         Ok(format!("API access for org {slug} is {}", if on { "on" } else { "off" }))
     })
 }

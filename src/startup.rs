@@ -68,12 +68,13 @@ impl Application {
             Some(oidc) => Some(Oidc::new(oidc.clone(), &settings.public_url)?),
             None => None,
         };
+        let verifier = Verifier::new(settings.wrong_passphrase_limit());
         let state = web::Data::new(AppState {
             oidc,
             pool,
             settings: Arc::new(settings),
             clock,
-            verifier: Verifier::default(),
+            verifier,
             usage: UsageRecorder::default(),
             limits: RateLimits::default(),
             servers: ResourceServers::default(),
@@ -118,6 +119,7 @@ async fn background(state: web::Data<AppState>) {
             Ok(changes) => {
                 state.verifier.forget(&changes.credential_ids);
                 state.verifier.forget_users(&changes.user_ids);
+                state.verifier.forget_orgs(&changes.org_ids);
             }
             Err(e) => tracing::warn!(error = %e, "change poll failed"),
         }

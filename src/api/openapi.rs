@@ -102,7 +102,9 @@ pub struct Conflict(#[allow(dead_code)] Body<'static>);
 #[derive(ToResponse)]
 pub struct Unprocessable(#[allow(dead_code)] Body<'static>);
 
-/// The credential's rate limit, or the caller address's budget of failed authentications, is spent.
+/// The credential's rate limit, or the caller address's budget of failed authentications, is spent
+/// (`rate_limited`); or the credential is locked out after too many wrong passphrases
+/// (`passphrase_locked`; an introspection answer then also carries `active: false` and `reason`).
 #[derive(ToResponse)]
 #[response(headers(("Retry-After" = u64, description = "Seconds to wait.")))]
 pub struct RateLimited(#[allow(dead_code)] Body<'static>);

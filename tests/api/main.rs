@@ -1,6 +1,7 @@
 //! The integration suite: one binary, run on SQLite by default and on PostgreSQL with
 //! TESSERA_TEST_BACKEND=postgres.
 
+mod api_access_gate;
 mod api_keys;
 mod audit;
 mod authorization;
@@ -11,6 +12,7 @@ mod members;
 mod oidc_provider;
 mod openapi;
 mod operator;
+mod passphrase_guard;
 mod personal;
 mod rotation;
 mod schema;
