@@ -9,7 +9,7 @@ use actix_session::storage::CookieSessionStore;
 use actix_session::SessionMiddleware;
 use actix_web::cookie::{Key, SameSite};
 use actix_web::dev::Server;
-use actix_web::middleware::DefaultHeaders;
+use actix_web::middleware::{from_fn, DefaultHeaders};
 use actix_web::{web, App, HttpResponse, HttpServer};
 use tracing_actix_web::TracingLogger;
 
@@ -138,6 +138,7 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, Stri
     let idle = state.settings.session_limits.idle_seconds;
     let server = HttpServer::new(move || {
         App::new()
+            .wrap(from_fn(crate::routing::refuse_unsafe_text))
             .wrap(session_middleware(key.clone(), secure, idle))
             .wrap(security_headers())
             .wrap(TracingLogger::default())

@@ -22,6 +22,7 @@ mod setup_card;
 mod sign_in;
 mod sso;
 mod startup;
+mod text_inputs;
 mod tokens;
 mod tokens_access;
 mod usage_pages;
