@@ -67,7 +67,8 @@ impl utoipa::PartialSchema for AuditAction {
 
 impl ToSchema for AuditAction {}
 
-/// The request could not be read: a malformed body, query or field.
+/// The request could not be read: a malformed body, query or field, or a control or bidi-override
+/// character in the path or query string.
 #[derive(ToResponse)]
 pub struct BadRequest(#[allow(dead_code)] Body<'static>);
 
