@@ -142,6 +142,7 @@ pub fn create_org(
     if name.is_empty() || name.chars().count() > MAX_ORG_NAME {
         return Err(format!("org name must be 1-{MAX_ORG_NAME} characters"));
     }
+    crate::text::check(name, crate::text::Lines::Single).map_err(|e| format!("org name: {e}"))?;
     let plan = parse_plan(plan)?;
     let owner = owner.map(EmailAddress::parse).transpose().map_err(|e| format!("--owner: {e}"))?;
     let now = clock.now();
