@@ -13,6 +13,9 @@ const MAX_GRANT_NAME: usize = 64;
 #[serde(deny_unknown_fields)]
 pub struct Catalog {
     pub rate_limit_per_minute: Option<u32>,
+    /// Wrong passphrases per credential per minute before it is locked out (default 10).
+    #[serde(default)]
+    pub wrong_passphrases_per_minute: Option<u32>,
     pub prefixes: Prefixes,
     pub plans: PlanCaps,
     pub access_token_scopes: Vec<GrantDef>,
@@ -110,6 +113,9 @@ impl Catalog {
         }
         if self.rate_limit_per_minute == Some(0) {
             return Err("rate_limit_per_minute must be at least 1".into());
+        }
+        if self.wrong_passphrases_per_minute == Some(0) {
+            return Err("wrong_passphrases_per_minute must be at least 1".into());
         }
         Ok(())
     }

@@ -399,6 +399,13 @@ impl Settings {
         self.public_url.scheme() == "https"
     }
 
+    /// Wrong passphrases a credential may receive per minute before it is locked out.
+    pub fn wrong_passphrase_limit(&self) -> u32 {
+        self.catalog
+            .wrong_passphrases_per_minute
+            .unwrap_or(crate::api::rate_limit::WRONG_PASSPHRASES_PER_MINUTE)
+    }
+
     /// Requests per minute for a credential with no override of its own.
     pub fn default_rate_limit(&self) -> u32 {
         self.catalog.rate_limit_per_minute.unwrap_or(self.rate_limit_per_minute)

@@ -17,6 +17,7 @@ impl EmailAddress {
     /// Accepts `local@domain` with a dot-atom local part and a DNS domain of two or more
     /// labels. Quoted local parts and address literals are refused: nobody signs in with them.
     pub fn parse(raw: &str) -> Result<Self, String> {
+        crate::text::check(raw.trim(), crate::text::Lines::Single)?;
         let email = raw.trim().to_lowercase();
         if email.is_empty() {
             return Err("Enter an email address.".into());

@@ -23,4 +23,5 @@ pub mod routing;
 pub mod seed;
 pub mod startup;
 pub mod telemetry;
+pub mod text;
 pub mod views;

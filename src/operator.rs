@@ -142,6 +142,7 @@ pub fn create_org(
     if name.is_empty() || name.chars().count() > MAX_ORG_NAME {
         return Err(format!("org name must be 1-{MAX_ORG_NAME} characters"));
     }
+    crate::text::check(name, crate::text::Lines::Single).map_err(|e| format!("org name: {e}"))?;
     let plan = parse_plan(plan)?;
     let owner = owner.map(EmailAddress::parse).transpose().map_err(|e| format!("--owner: {e}"))?;
     let now = clock.now();
@@ -277,8 +278,13 @@ pub fn set_api_access(pool: &DbPool, clock: &dyn Clock, slug: &str, on: bool) ->
         let org = find(conn, &slug)?;
         orgs::set_api_access(conn, &org.id, on).map_err(|e| e.to_string())?;
         let details = serde_json::json!({ "before": org.api_access, "after": on });
-        audit::record(conn, &operator(), org_event(&org, "org.api_access", details), now)
-            .map_err(|e| e.to_string())?;
+        audit::record(
+            conn,
+            &operator(),
+            org_event(&org, crate::db::credentials::API_ACCESS_ACTION, details),
+            now,
+        )
+        .map_err(|e| e.to_string())?;
         Ok(format!("API access for org {slug} is {}", if on { "on" } else { "off" }))
     })
 }

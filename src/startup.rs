@@ -87,7 +87,7 @@ impl Application {
             Some(oidc) => Some(Oidc::new(oidc.clone(), &settings.public_url)?),
             None => None,
         };
-        let verifier = Verifier::default();
+        let verifier = Verifier::new(settings.wrong_passphrase_limit());
         let state = web::Data::new(AppState {
             oidc,
             pool,
@@ -140,6 +140,7 @@ async fn background(state: web::Data<AppState>) {
             Ok(changes) => {
                 state.verifier.forget(&changes.credential_ids);
                 state.verifier.forget_users(&changes.user_ids);
+                state.verifier.forget_orgs(&changes.org_ids);
             }
             Err(e) => tracing::warn!(error = %e, "change poll failed"),
         }
@@ -175,6 +176,7 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, Stri
     let server = HttpServer::new(move || {
         App::new()
             .wrap(session_middleware(store.clone(), key.clone(), secure, idle))
+            .wrap(from_fn(crate::routing::refuse_unsafe_text))
             .wrap(from_fn(edge::check))
             .wrap(security_headers(secure))
             .wrap(from_fn(edge::count))

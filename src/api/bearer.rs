@@ -10,9 +10,10 @@ use futures_util::future::LocalBoxFuture;
 
 use super::error::ApiError;
 use super::rate_limit::FAILED_AUTH_PER_MINUTE;
-use super::verifier::{Known, Outcome};
+use super::verifier::{audit_lockout, Known, Lockout, Outcome, Rejection};
 use crate::auth::{state, RequestMeta};
 use crate::db::audit::Actor;
+use crate::startup::AppState;
 
 pub const PASSPHRASE_HEADER: &str = "X-Tessera-Passphrase";
 const MAX_HEADER_CHARS: usize = 512;
@@ -84,11 +85,17 @@ pub(crate) async fn authenticate(req: HttpRequest) -> Result<ApiCaller, ApiError
         state.verifier.verify(&state.pool, prefixes, &presented, passphrase.as_deref(), now).await?;
     let known = match outcome {
         Outcome::Valid(known) => known,
+        Outcome::Refused(Rejection::ApiAccessDisabled, _) => return Err(api_access_disabled()),
         Outcome::Refused(rejection, known) => {
             if let Some(known) = known {
                 state.usage.failed(&known.id, now);
             }
             return Err(refuse(ApiError::invalid(rejection.code(), rejection.message())));
+        }
+        Outcome::Locked(lockout, known) => {
+            state.usage.failed(&known.id, now);
+            locked_out(&state, &known, lockout, "bearer", &req).await?;
+            return Err(refuse(ApiError::passphrase_locked(lockout.retry_after)));
         }
     };
     let limit = known.rate_limit_per_minute.unwrap_or_else(|| state.settings.default_rate_limit());
@@ -99,6 +106,28 @@ pub(crate) async fn authenticate(req: HttpRequest) -> Result<ApiCaller, ApiError
     req.extensions_mut().insert(info);
     state.usage.accepted(&known.id, now, &ip.to_string());
     Ok(ApiCaller { credential: known, request: RequestMeta::of(&req) })
+}
+
+/// The org's API access is off: the key is known and well formed, but not usable now.
+pub(crate) fn api_access_disabled() -> ApiError {
+    let rejection = Rejection::ApiAccessDisabled;
+    ApiError::insufficient_scope(rejection.code(), rejection.message())
+}
+
+/// Audits the attempt that began a lock-out; later attempts during it are not audited.
+pub(crate) async fn locked_out(
+    state: &AppState,
+    known: &Known,
+    lockout: Lockout,
+    via: &'static str,
+    req: &HttpRequest,
+) -> Result<(), ApiError> {
+    if !lockout.started {
+        return Ok(());
+    }
+    let limit = state.settings.wrong_passphrase_limit();
+    let (meta, now) = (RequestMeta::of(req), state.clock.now());
+    audit_lockout(&state.pool, known, lockout, limit, via, meta, now).await.map_err(ApiError::from)
 }
 
 impl FromRequest for ApiCaller {

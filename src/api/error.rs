@@ -9,6 +9,8 @@ use super::rate_limit::RateInfo;
 use crate::error::AppError;
 
 const REALM: &str = "Bearer realm=\"tessera\"";
+/// The code of a wrong-passphrase lock-out, on the bearer path and in introspection answers.
+pub const PASSPHRASE_LOCKED: &str = "passphrase_locked";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
@@ -69,6 +71,18 @@ impl ApiError {
             "headers_too_large",
             "The request headers are too large.",
         )
+    }
+
+    /// Too many wrong passphrases for this credential: refused until the lock-out ends.
+    pub fn passphrase_locked(retry_after: u64) -> Self {
+        Self {
+            retry_after: Some(retry_after),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                PASSPHRASE_LOCKED,
+                "Too many wrong passphrases for this credential. Try again after Retry-After seconds.",
+            )
+        }
     }
 
     pub fn not_found() -> Self {

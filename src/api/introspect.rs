@@ -11,8 +11,8 @@ use futures_util::future::LocalBoxFuture;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::bearer::{authenticate, bearer};
-use super::error::ApiError;
+use super::bearer::{authenticate, bearer, locked_out};
+use super::error::{ApiError, PASSPHRASE_LOCKED};
 use super::openapi::{BadRequest, Forbidden, RateLimited, Unauthorized};
 use super::rate_limit::RateInfo;
 use super::verifier::{Outcome, Rejection};
@@ -103,7 +103,8 @@ pub struct IntrospectForm {
 pub struct Introspection {
     pub active: bool,
     /// Why an inactive credential is inactive: `not_found`, `malformed_token`, `revoked`, `expired`,
-    /// `inactive`, `passphrase_required`, `wrong_passphrase`, `not_a_member` or `rate_limited`.
+    /// `inactive`, `passphrase_required`, `wrong_passphrase`, `not_a_member`, `api_access_disabled`,
+    /// `rate_limited` or `passphrase_locked` (the last with HTTP 429 and `Retry-After`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -124,6 +125,10 @@ pub struct Introspection {
     pub client_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ratelimit: Option<RateLimitJson>,
+    /// Seconds left of a wrong-passphrase lock-out: sent as `Retry-After`, not in the body.
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub locked_for: Option<u64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -152,6 +157,7 @@ fn inactive(reason: &'static str) -> Introspection {
         iat: None,
         client_id: None,
         ratelimit: None,
+        locked_for: None,
     }
 }
 
@@ -189,6 +195,21 @@ pub async fn introspect(
         .filter(|t| !t.is_empty())
         .ok_or_else(|| ApiError::bad_request("The form field `token` is required."))?;
     let answer = answer(&req, &state, &caller, &token, form.passphrase.as_deref()).await?;
+    // A locked-out credential is answered 429 with Retry-After (SPEC §7). The body is both an
+    // RFC 7662 answer and an API error, so a resource server reading only `active` still denies,
+    // and `reason`/`code` tell this apart from its own rate limit (`rate_limited`).
+    if let Some(seconds) = answer.locked_for {
+        let error = ApiError::passphrase_locked(seconds);
+        return Ok(HttpResponse::TooManyRequests()
+            .insert_header((header::RETRY_AFTER, seconds.to_string()))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(serde_json::json!({
+                "active": false,
+                "reason": PASSPHRASE_LOCKED,
+                "error": error.message,
+                "code": error.code,
+            })));
+    }
     Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(answer))
 }
 
@@ -208,11 +229,22 @@ async fn answer(
     };
     let known = match outcome {
         // Another org's credential reads as unknown, valid or not.
+        Outcome::Locked(lockout, known) => {
+            locked_out(state, &known, lockout, "introspection", req).await?;
+            if !in_scope(&known.org_id) {
+                return Ok(inactive("not_found"));
+            }
+            state.usage.failed(&known.id, now);
+            return Ok(Introspection {
+                locked_for: Some(lockout.retry_after),
+                ..inactive(PASSPHRASE_LOCKED)
+            });
+        }
         Outcome::Refused(_, Some(known)) | Outcome::Valid(known) if !in_scope(&known.org_id) => {
             return Ok(inactive("not_found"));
         }
         Outcome::Refused(rejection, known) => {
-            if let Some(known) = known {
+            if let Some(known) = known.filter(|_| rejection.is_counted()) {
                 state.usage.failed(&known.id, now);
             }
             return Ok(inactive(reason(rejection)));
@@ -247,5 +279,6 @@ async fn answer(
         iat: Some(known.created_at.and_utc().timestamp()),
         client_id: Some(known.id.clone()),
         ratelimit: Some(info.into()),
+        locked_for: None,
     })
 }

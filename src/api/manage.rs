@@ -449,6 +449,7 @@ pub async fn rotate_credential(
     ),
     responses(
         (status = 200, description = "Revoked, now or before.", body = Revoked),
+        (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
@@ -716,6 +717,7 @@ pub async fn my_tokens(state: web::Data<AppState>, caller: ApiCaller) -> Result<
     params(("id" = String, Path, description = "The personal token's id.")),
     responses(
         (status = 200, description = "Revoked, now or before.", body = Revoked),
+        (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),

@@ -67,7 +67,8 @@ impl utoipa::PartialSchema for AuditAction {
 
 impl ToSchema for AuditAction {}
 
-/// The request could not be read: a malformed body, query or field.
+/// The request could not be read: a malformed body, query or field, or a control or bidi-override
+/// character in the path or query string.
 #[derive(ToResponse)]
 pub struct BadRequest(#[allow(dead_code)] Body<'static>);
 
@@ -102,7 +103,9 @@ pub struct Conflict(#[allow(dead_code)] Body<'static>);
 #[derive(ToResponse)]
 pub struct Unprocessable(#[allow(dead_code)] Body<'static>);
 
-/// The credential's rate limit, or the caller address's budget of failed authentications, is spent.
+/// The credential's rate limit, or the caller address's budget of failed authentications, is spent
+/// (`rate_limited`); or the credential is locked out after too many wrong passphrases
+/// (`passphrase_locked`; an introspection answer then also carries `active: false` and `reason`).
 #[derive(ToResponse)]
 #[response(headers(
     ("Retry-After" = u64, description = "Seconds to wait."),

@@ -1,5 +1,5 @@
-//! Per-credential request limits (GCRA, from the governor crate) and a budget of failed
-//! authentications per client address.
+//! Per-credential request limits (GCRA, from the governor crate), a budget of failed
+//! authentications per client address, and a budget of wrong passphrases per credential.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -17,6 +17,14 @@ type Limiter = RateLimiter<NotKeyed, InMemoryState, DefaultClock, StateInformati
 
 /// Failed authentications allowed per address per minute.
 pub const FAILED_AUTH_PER_MINUTE: u32 = 30;
+
+/// Wrong passphrases allowed per credential per minute when the catalog sets no other value.
+pub const WRONG_PASSPHRASES_PER_MINUTE: u32 = 10;
+/// How long a credential stays locked once its wrong-passphrase budget is spent: the time the
+/// budget takes to refill, so a guesser gets at most the budget per minute.
+const PASSPHRASE_LOCKOUT: Duration = Duration::from_secs(60);
+/// Above this many tracked credentials, those whose budget is full again are dropped.
+const PASSPHRASE_TRACKED_MAX: usize = 1024;
 
 /// What the `X-RateLimit-*` headers say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,6 +121,74 @@ impl RateLimits {
     }
 }
 
+/// Too many wrong passphrases: the credential is refused, with the right one too, for a while.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lockout {
+    pub retry_after: u64,
+    /// This attempt began the lock-out (it is audited once, not per attempt).
+    pub started: bool,
+}
+
+/// Wrong passphrases per credential. Memory stays bounded: only credentials with a recent wrong
+/// passphrase are tracked (those back to a full budget are pruned), and only locked ones are
+/// kept in `locked`, each for one lock-out.
+pub struct PassphraseGuard {
+    wrong: DefaultKeyedRateLimiter<String>,
+    locked: Mutex<HashMap<String, Instant>>,
+}
+
+impl Default for PassphraseGuard {
+    fn default() -> Self {
+        Self::new(WRONG_PASSPHRASES_PER_MINUTE)
+    }
+}
+
+impl PassphraseGuard {
+    pub fn new(wrong_per_minute: u32) -> Self {
+        Self { wrong: RateLimiter::keyed(per_minute(wrong_per_minute)), locked: Mutex::new(HashMap::new()) }
+    }
+
+    /// `Some(retry_after_seconds)` while the credential is locked out.
+    pub fn locked(&self, credential_id: &str) -> Option<u64> {
+        let locked = self.locked.lock().unwrap_or_else(|p| p.into_inner());
+        let left = locked.get(credential_id)?.checked_duration_since(Instant::now())?;
+        Some(seconds_rounded_up(left))
+    }
+
+    /// `Some(lockout)` while the credential is locked out.
+    pub fn lockout(&self, credential_id: &str) -> Option<Lockout> {
+        self.locked(credential_id).map(|retry_after| Lockout { retry_after, started: false })
+    }
+
+    /// Counts a wrong passphrase; `Some` once the budget is spent, `started` for the attempt
+    /// that began the lock-out.
+    pub fn wrong(&self, credential_id: &str) -> Option<Lockout> {
+        let key = credential_id.to_owned();
+        let within_budget = self.wrong.check_key(&key).is_ok();
+        if self.wrong.len() > PASSPHRASE_TRACKED_MAX {
+            self.wrong.retain_recent();
+            self.wrong.shrink_to_fit();
+        }
+        if within_budget {
+            return None;
+        }
+        let now = Instant::now();
+        let mut locked = self.locked.lock().unwrap_or_else(|p| p.into_inner());
+        locked.retain(|_, until| *until > now);
+        if let Some(until) = locked.get(credential_id) {
+            // A concurrent request started this lock-out a moment ago.
+            let retry_after = until.checked_duration_since(now).map_or(1, seconds_rounded_up);
+            return Some(Lockout { retry_after, started: false });
+        }
+        locked.insert(key, now + PASSPHRASE_LOCKOUT);
+        Some(Lockout { retry_after: seconds_rounded_up(PASSPHRASE_LOCKOUT), started: true })
+    }
+}
+
+fn seconds_rounded_up(d: Duration) -> u64 {
+    d.as_millis().div_ceil(1000).try_into().unwrap_or(u64::MAX).max(1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,5 +226,20 @@ mod tests {
         let other: IpAddr = "192.0.2.2".parse().unwrap();
         assert!(limits.failed_attempt(other).is_ok());
         assert_eq!(limits.blocked(other), None);
+    }
+
+    #[test]
+    fn wrong_passphrases_lock_a_credential_once_and_only_that_one() {
+        let guard = PassphraseGuard::new(3);
+        for _ in 0..3 {
+            assert_eq!(guard.wrong("c1"), None);
+        }
+        assert_eq!(guard.locked("c1"), None, "the budget itself is allowed");
+        let started = guard.wrong("c1").unwrap();
+        assert!(started.started && (59..=60).contains(&started.retry_after), "{started:?}");
+        let during = guard.lockout("c1").unwrap();
+        assert!(!during.started && (1..=60).contains(&during.retry_after), "{during:?}");
+        assert_eq!(guard.locked("c2"), None, "per credential");
+        assert_eq!(guard.wrong("c2"), None);
     }
 }

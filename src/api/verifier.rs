@@ -1,7 +1,8 @@
 //! The hot path: from a presented secret to a verified caller. Shape and checksum are checked
 //! before any lookup; a valid credential seen before costs no database read (the cache is
 //! keyed by secret hash and dropped on revoke, rotate and edit, and a personal token's on its
-//! user's membership changes, here at once and on other instances by the change poller).
+//! user's membership changes, and an org's on its API-access gate change, here at once and on
+//! other instances by the change poller).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -10,8 +11,11 @@ use chrono::NaiveDateTime;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::auth::Role;
+pub use super::rate_limit::Lockout;
+use super::rate_limit::PassphraseGuard;
+use crate::auth::{RequestMeta, Role};
 use crate::credentials::{secret, CredentialKind, Grants, Passphrase, Prefixes, SecretHash};
+use crate::db::audit::{self, Actor, AuditEvent};
 use crate::db::credentials::{self as repo, CredentialRow};
 use crate::db::{self, orgs, DbPool};
 use crate::error::AppError;
@@ -24,6 +28,8 @@ pub struct Known {
     pub org_id: String,
     pub org_slug: String,
     pub org_name: String,
+    /// The org's API-access gate as last read: when off, its API keys are refused.
+    pub org_api_access: bool,
     pub kind: CredentialKind,
     pub name: String,
     pub grants: Grants,
@@ -41,20 +47,16 @@ pub struct Known {
 }
 
 impl Known {
-    fn from_row(
-        row: CredentialRow,
-        org_slug: String,
-        org_name: String,
-        owner_role: Option<Role>,
-    ) -> Option<Self> {
+    fn from_row(row: CredentialRow, org: repo::OrgOfCredential, owner_role: Option<Role>) -> Option<Self> {
         Some(Self {
             kind: CredentialKind::from_db(&row.kind)?,
             grants: Grants::from_stored(&row.grants),
             rate_limit_per_minute: row.rate_limit_per_minute.and_then(|n| u32::try_from(n).ok()),
             id: row.id,
             org_id: row.org_id,
-            org_slug,
-            org_name,
+            org_slug: org.slug,
+            org_name: org.name,
+            org_api_access: org.api_access,
             name: row.name,
             passphrase_hash: row.passphrase_hash,
             active: row.active,
@@ -79,6 +81,8 @@ pub enum Rejection {
     NotAMember,
     PassphraseRequired,
     WrongPassphrase,
+    /// An API key of an org whose API access the operator turned off.
+    ApiAccessDisabled,
 }
 
 impl Rejection {
@@ -92,6 +96,7 @@ impl Rejection {
             Self::NotAMember => "not_a_member",
             Self::PassphraseRequired => "passphrase_required",
             Self::WrongPassphrase => "wrong_passphrase",
+            Self::ApiAccessDisabled => "api_access_disabled",
         }
     }
 
@@ -105,6 +110,7 @@ impl Rejection {
             Self::NotAMember => "The token's user is no longer a member of its organization.",
             Self::PassphraseRequired => "The credential needs its passphrase in X-Tessera-Passphrase.",
             Self::WrongPassphrase => "The passphrase is wrong.",
+            Self::ApiAccessDisabled => "API access is not enabled for this account.",
         }
     }
 
@@ -112,21 +118,38 @@ impl Rejection {
     pub fn names_a_credential(self) -> bool {
         !matches!(self, Self::Malformed | Self::Unknown)
     }
+
+    /// Whether the refusal is a failed attempt of the caller's. A gated-off API key is the
+    /// operator's decision, not the caller's mistake: nothing is counted for it.
+    pub fn is_counted(self) -> bool {
+        self != Self::ApiAccessDisabled
+    }
 }
 
 pub enum Outcome {
     Valid(Arc<Known>),
     /// The credential, when one was found, for failed-attempt counting.
     Refused(Rejection, Option<Arc<Known>>),
+    Locked(Lockout, Arc<Known>),
 }
 
 #[derive(Default)]
 pub struct Verifier {
     cache: RwLock<HashMap<SecretHash, Arc<Known>>>,
     pub metrics: VerificationMetrics,
+    passphrases: PassphraseGuard,
 }
 
 impl Verifier {
+    /// At most `wrong_passphrases_per_minute` wrong passphrases per credential, then a lock-out.
+    pub fn new(wrong_passphrases_per_minute: u32) -> Self {
+        Self {
+            cache: RwLock::default(),
+            metrics: VerificationMetrics::default(),
+            passphrases: PassphraseGuard::new(wrong_passphrases_per_minute),
+        }
+    }
+
     /// Every verification is counted by its outcome, here and only here.
     pub async fn verify(
         &self,
@@ -140,6 +163,7 @@ impl Verifier {
         self.metrics.outcome(match &outcome {
             Ok(Outcome::Valid(_)) => "valid",
             Ok(Outcome::Refused(rejection, _)) => rejection.code(),
+            Ok(Outcome::Locked(..)) => crate::api::error::PASSPHRASE_LOCKED,
             Err(_) => "error",
         });
         outcome
@@ -169,8 +193,19 @@ impl Verifier {
         if let Err(rejection) = check_state(&known, now) {
             return Ok(Outcome::Refused(rejection, Some(known)));
         }
+        // Checked before argon2, so a locked credential costs no hashing and the right
+        // passphrase does not end a lock-out early.
+        if known.passphrase_hash.is_some() {
+            if let Some(lockout) = self.passphrases.lockout(&known.id) {
+                return Ok(Outcome::Locked(lockout, known));
+            }
+        }
         Ok(match check_passphrase(known.clone(), passphrase).await? {
             Ok(()) => Outcome::Valid(known),
+            Err(Rejection::WrongPassphrase) => match self.passphrases.wrong(&known.id) {
+                Some(lockout) => Outcome::Locked(lockout, known),
+                None => Outcome::Refused(Rejection::WrongPassphrase, Some(known)),
+            },
             Err(rejection) => Outcome::Refused(rejection, Some(known)),
         })
     }
@@ -188,18 +223,17 @@ impl Verifier {
     async fn load(&self, pool: &DbPool, hash: SecretHash) -> Result<Option<Arc<Known>>, AppError> {
         let hex = hash.to_hex();
         let found = db::run(pool, move |conn| {
-            let Some((row, slug, name)) = repo::find_by_hash(conn, &hex)? else {
+            let Some((row, org)) = repo::find_by_hash(conn, &hex)? else {
                 return Ok(None);
             };
             let role = match &row.owner_user_id {
                 Some(user_id) => orgs::role_in(conn, &row.org_id, user_id)?,
                 None => None,
             };
-            Ok(Some((row, slug, name, role)))
+            Ok(Some((row, org, role)))
         })
         .await?;
-        let Some(known) = found.and_then(|(row, slug, name, role)| Known::from_row(row, slug, name, role))
-        else {
+        let Some(known) = found.and_then(|(row, org, role)| Known::from_row(row, org, role)) else {
             return Ok(None);
         };
         let known = Arc::new(known);
@@ -232,6 +266,16 @@ impl Verifier {
         }
     }
 
+    /// Drops the cached credentials of these orgs: their API-access gate is read again.
+    pub fn forget_orgs(&self, org_ids: &[String]) {
+        if org_ids.is_empty() {
+            return;
+        }
+        if let Ok(mut cache) = self.cache.write() {
+            cache.retain(|_, known| !org_ids.contains(&known.org_id));
+        }
+    }
+
     pub fn forget_user(&self, user_id: &str) {
         self.forget_users(&[user_id.to_owned()]);
     }
@@ -241,6 +285,46 @@ impl Verifier {
             cache.clear();
         }
     }
+}
+
+/// The audit action of a passphrase lock-out. Only access tokens carry a passphrase.
+pub const PASSPHRASE_LOCKOUT_ACTION: &str = "access_token.passphrase_lockout";
+
+/// One audit entry per lock-out, in the credential's org; `via` is `bearer` or `introspection`.
+pub async fn audit_lockout(
+    pool: &DbPool,
+    known: &Known,
+    lockout: Lockout,
+    limit_per_minute: u32,
+    via: &'static str,
+    request: RequestMeta,
+    now: NaiveDateTime,
+) -> Result<(), AppError> {
+    let actor = Actor {
+        user_id: None,
+        credential_id: None,
+        label: "unauthenticated client".to_owned(),
+        ip: request.ip,
+        user_agent: request.user_agent,
+    };
+    let (org_id, id, name) = (known.org_id.clone(), known.id.clone(), known.name.clone());
+    let details = serde_json::json!({
+        "wrong_passphrases_per_minute": limit_per_minute,
+        "locked_seconds": lockout.retry_after,
+        "via": via,
+    });
+    db::run(pool, move |conn| {
+        let event = AuditEvent {
+            org_id: Some(&org_id),
+            action: PASSPHRASE_LOCKOUT_ACTION,
+            target_type: Some(CredentialKind::AccessToken.as_str()),
+            target_id: Some(&id),
+            target_label: Some(&name),
+            details,
+        };
+        Ok(audit::record(conn, &actor, event, now)?)
+    })
+    .await
 }
 
 /// Revoked, expired and inactive credentials are refused before anything is counted.
@@ -256,6 +340,10 @@ fn check_state(known: &Known, now: NaiveDateTime) -> Result<(), Rejection> {
     }
     if known.kind == CredentialKind::PersonalToken && known.owner_role.is_none() {
         return Err(Rejection::NotAMember);
+    }
+    // Only API keys hang on the gate: access and personal tokens of the org keep working.
+    if known.kind == CredentialKind::ApiKey && !known.org_api_access {
+        return Err(Rejection::ApiAccessDisabled);
     }
     Ok(())
 }

@@ -57,6 +57,7 @@ pub async fn dev_sign_in(
     if !state.settings.dev_login || !from_loopback {
         return Err(AppError::NotFound);
     }
+    crate::text::check(&form.user_id, crate::text::Lines::Single).map_err(AppError::BadRequest)?;
     let meta = RequestMeta::of(&req);
     let now = state.clock.now();
     let user = db::run(&state.pool, {

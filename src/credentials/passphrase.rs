@@ -18,6 +18,7 @@ impl Passphrase {
                 "Passphrase must be {MIN_PASSPHRASE_CHARS}–{MAX_PASSPHRASE_CHARS} characters."
             ));
         }
+        crate::text::check(raw, crate::text::Lines::Single)?;
         Ok(Self(raw.to_owned()))
     }
 

@@ -75,10 +75,11 @@ pub fn record(
 
 /// The actions an org's audit log holds, for the filter's choices and the API's schema. Sign-in
 /// and operator-flag entries belong to no org and are not among them.
-pub const ORG_ACTIONS: [&str; 15] = [
+pub const ORG_ACTIONS: [&str; 16] = [
     "access_token.create",
     "access_token.rotate",
     "access_token.revoke",
+    "access_token.passphrase_lockout",
     "api_key.create",
     "api_key.edit",
     "api_key.rotate",

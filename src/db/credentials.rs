@@ -471,17 +471,25 @@ pub fn rotation_links(
     Ok((predecessors, successors))
 }
 
-/// The credential with this secret hash, with its org's slug and name: the hot path's one
-/// query, on an index.
+/// What the hot path needs of a credential's org.
+#[derive(Debug, Clone, Queryable)]
+pub struct OrgOfCredential {
+    pub slug: String,
+    pub name: String,
+    pub api_access: bool,
+}
+
+/// The credential with this secret hash, with its org's slug, name and API-access gate: the
+/// hot path's one query, on an index.
 pub fn find_by_hash(
     conn: &mut DbConnection,
     hash_hex: &str,
-) -> QueryResult<Option<(CredentialRow, String, String)>> {
+) -> QueryResult<Option<(CredentialRow, OrgOfCredential)>> {
     use super::schema::organizations as o;
     c::table
         .inner_join(o::table)
         .filter(c::secret_hash.eq(hash_hex))
-        .select((CredentialRow::as_select(), o::slug, o::name))
+        .select((CredentialRow::as_select(), (o::slug, o::name, o::api_access)))
         .first(conn)
         .optional()
 }
@@ -495,18 +503,31 @@ pub struct Changes {
     /// People added to an org, given another role or removed: their personal tokens act with
     /// their role, so they must be read again.
     pub user_ids: Vec<String>,
+    /// Orgs whose API-access gate changed: their API keys must be read again.
+    pub org_ids: Vec<String>,
 }
+
+/// The audit action of a gate change; its target is the org.
+pub const API_ACCESS_ACTION: &str = "org.api_access";
 
 pub fn changed_since(conn: &mut DbConnection, since: NaiveDateTime) -> QueryResult<Changes> {
     use super::schema::audit_log as l;
-    let rows: Vec<(Option<String>, Option<String>, String)> = l::table
+    let rows: Vec<(Option<String>, Option<String>, String, String)> = l::table
         .filter(l::occurred_at.ge(since))
-        .filter(l::target_type.eq_any(["access_token", "api_key", "personal_token", "membership"]))
+        .filter(
+            l::target_type
+                .eq_any(["access_token", "api_key", "personal_token", "membership"])
+                .or(l::action.eq(API_ACCESS_ACTION)),
+        )
         .filter(l::action.not_like("%.create"))
-        .select((l::target_type, l::target_id, l::details))
+        .select((l::target_type, l::target_id, l::action, l::details))
         .load(conn)?;
     let mut changes = Changes::default();
-    for (target_type, target, details) in rows {
+    for (target_type, target, action, details) in rows {
+        if action == API_ACCESS_ACTION {
+            changes.org_ids.extend(target);
+            continue;
+        }
         if target_type.as_deref() == Some("membership") {
             changes.user_ids.extend(target);
             continue;

@@ -1,6 +1,7 @@
 //! The integration suite: one binary, run on SQLite by default and on PostgreSQL with
 //! TESSERA_TEST_BACKEND=postgres.
 
+mod api_access_gate;
 mod api_keys;
 mod audit;
 mod authorization;
@@ -13,6 +14,7 @@ mod metrics;
 mod oidc_provider;
 mod openapi;
 mod operator;
+mod passphrase_guard;
 mod personal;
 mod production_start;
 mod rotation;
@@ -24,6 +26,7 @@ mod setup_card;
 mod sign_in;
 mod sso;
 mod startup;
+mod text_inputs;
 mod tokens;
 mod tokens_access;
 mod usage_pages;

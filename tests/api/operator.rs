@@ -15,6 +15,9 @@ async fn org_create_set_plan_and_api_access_are_audited_and_seen_at_once() {
     assert!(!ok && out.contains("already exists"), "{out}");
     let (ok, out) = tessera_cli(&app, &["org", "create", "Bad Slug", "x"]);
     assert!(!ok && out.contains("org slug"), "{out}");
+    let (ok, out) = tessera_cli(&app, &["org", "create", "evil", "Evil \u{202E}cni"]);
+    assert!(!ok && out.contains("org name: Control characters"), "{out}");
+    assert!(org_row(&app, "evil").is_none());
 
     let (ok, out) = tessera_cli(&app, &["org", "set-plan", "initech", "enterprise", "--cap", "3"]);
     assert!(ok, "{out}");

@@ -503,6 +503,9 @@ async fn a_search_with_control_characters_is_answered_not_failed() {
     app.token(&acme, TokenSpec { name: "deploy", ..Default::default() });
     let alice = app.sign_in(&acme.owner).await;
     let page = alice.get(&format!("{}?q=dep%00loy%07", tokens_path(&acme))).await;
-    assert_eq!(page.status(), 200, "PostgreSQL refuses NUL in a query: it must never get one");
+    // PostgreSQL refuses NUL in a query: it must never get one, and the person is told why.
+    assert_eq!(page.status(), 400);
+    assert!(page.text().await.unwrap().contains("Control characters and bidirectional-override"));
+    let page = alice.get(&format!("{}?q=dep", tokens_path(&acme))).await;
     assert_eq!(texts(&page.text().await.unwrap(), "tr[data-credential]").len(), 1);
 }

@@ -76,9 +76,7 @@ fn parse_text(raw: Option<&str>) -> Result<Option<String>, String> {
     if raw.chars().count() > MAX_TEXT_CHARS {
         return Err(format!("Use at most {MAX_TEXT_CHARS} characters."));
     }
-    if raw.chars().any(char::is_control) {
-        return Err("Control characters are not allowed.".to_owned());
-    }
+    crate::text::check(raw, crate::text::Lines::Single)?;
     Ok(Some(raw.to_owned()))
 }
 

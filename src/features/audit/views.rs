@@ -147,6 +147,7 @@ pub fn action_label(action: &str) -> &'static str {
         "access_token.rotate" => "Access token rotated",
         "access_token.revoke" => "Access token revoked",
         "api_key.create" => "API key created",
+        "access_token.passphrase_lockout" => "Access token locked: wrong passphrases",
         "api_key.edit" => "API key edited",
         "api_key.rotate" => "API key rotated",
         "api_key.revoke" => "API key revoked",
