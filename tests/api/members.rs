@@ -231,7 +231,9 @@ async fn the_last_owner_can_be_neither_removed_nor_demoted() {
     let alone = bob.post(&remove_path(&acme, &acme.admin), &[]).await;
     assert_eq!(alone.status(), 422);
     let by_other = alice.post(&role_path(&acme, &acme.admin), &[("role", "member")]).await;
-    assert_eq!(by_other.status(), 404, "alice is no member any more");
+    // Removed from her only org, alice's sessions ended with it.
+    assert_eq!(by_other.status(), 303, "alice is signed out");
+    assert_eq!(by_other.headers()["location"], "/sign-in");
     assert_eq!(role_of(&app, &acme, &acme.admin), Some(Role::Owner));
 }
 
