@@ -7,6 +7,7 @@ pub mod credentials;
 pub mod forms;
 pub mod members;
 pub mod operator;
+pub mod personal_tokens;
 pub mod usage;
 
 use actix_web::web;
@@ -37,6 +38,8 @@ crate::routing::route_table! {
         "/orgs/{slug}/settings/members" => { get: membership::page, post: membership::add },
         "/orgs/{slug}/settings/members/{user_id}/role" => { post: membership::change_role },
         "/orgs/{slug}/settings/members/{user_id}/remove" => { post: membership::remove },
+        "/orgs/{slug}/settings/personal-tokens" => { get: personal_tokens::page },
+        "/orgs/{slug}/settings/personal-tokens/{id}/revoke" => { post: personal_tokens::revoke },
         "/orgs/{slug}/settings/audit" => { get: audit_log::page },
         "/orgs/{slug}/settings/audit/export" => { get: audit_log::export },
         // Reports before the credential tabs too, for the same reason.
