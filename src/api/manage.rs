@@ -656,9 +656,9 @@ pub async fn audit(
         ));
     }
     let (filter, window, limit) = (params.filter()?, params.window()?, params.limit()?);
-    let org_id = acting.org.id.clone();
+    let scope = audit_log::Scope::Org(acting.org.id.clone());
     let slice =
-        db::run(&state.pool, move |conn| Ok(audit_log::search(conn, &org_id, &filter, &window, limit)?))
+        db::run(&state.pool, move |conn| Ok(audit_log::search(conn, &scope, &filter, &window, limit)?))
             .await?;
     let next_cursor =
         if slice.more { slice.records.last().map(|r| Cursor::of(&r.entry).encode()) } else { None };

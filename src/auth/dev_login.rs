@@ -85,7 +85,7 @@ pub async fn sign_out(
             target_label: Some(&actor.label),
             details: serde_json::json!({}),
         };
-        Ok(audit::record(conn, &actor, event, now)?)
+        Ok(audit::record_for_person(conn, &actor, event, actor.user_id.as_deref(), now)?)
     })
     .await?;
     who.session.sign_out();
@@ -133,7 +133,7 @@ pub fn record_sign_in(
         target_label: Some(&user.email),
         details,
     };
-    audit::record(conn, &actor, event, now)
+    audit::record_for_person(conn, &actor, event, Some(&user.id), now)
 }
 
 pub fn see_other(location: &str) -> HttpResponse {

@@ -34,6 +34,8 @@ crate::routing::route_table! {
         "/account/tokens" => { get: account::handlers::page, post: account::handlers::create },
         "/account/tokens/{id}/revoke" => { post: account::handlers::revoke },
         "/operator/orgs" => { get: operator::orgs_page },
+        "/operator/audit" => { get: audit_log::instance_page },
+        "/operator/audit/export" => { get: audit_log::instance_export },
         // Members before the credential tabs, whose `{tab}` would match `members` too.
         "/orgs/{slug}/settings/members" => { get: membership::page, post: membership::add },
         "/orgs/{slug}/settings/members/{user_id}/role" => { post: membership::change_role },

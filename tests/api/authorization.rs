@@ -139,7 +139,7 @@ fn policy(method: &str, path: &str, collection: &str) -> Option<Policy> {
         // Signed in or not, signing out ends on the sign-in page.
         ("post", "/sign-out") => SignOut,
         ("post", "/account/tokens/{id}/revoke") => SignedInUnknownId,
-        ("get", "/operator/orgs") => OperatorOnly,
+        ("get", "/operator/orgs" | "/operator/audit" | "/operator/audit/export") => OperatorOnly,
         ("get", "/orgs/{slug}/settings/members") => OwnerRead,
         ("post", "/orgs/{slug}/settings/members")
         | ("post", "/orgs/{slug}/settings/members/{user_id}/role")

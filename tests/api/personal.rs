@@ -260,7 +260,11 @@ async fn audit_log_over_the_api_for_owner_admin_and_auditor_only() {
             .await;
     let actions: Vec<&str> =
         entries["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
-    assert_eq!(actions, ["personal_token.create", "personal_token.create"], "newest first");
+    assert_eq!(
+        actions,
+        ["personal_token.create", "auth.sign_in", "personal_token.create", "auth.sign_in"],
+        "newest first"
+    );
     let denied = call(&app, reqwest::Method::GET, "/api/v1/orgs/acme/audit", &member).send().await.unwrap();
     assert_eq!(denied.status(), 403);
 }
