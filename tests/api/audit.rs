@@ -716,3 +716,151 @@ fn no_code_path_updates_or_deletes_audit_entries() {
     }
     assert!(writes > 5, "the scan found the code's other updates and deletes ({writes})");
 }
+
+/// Values of one column of a CSV export, by header name.
+fn csv_column(rows: &[csv::StringRecord], headers: &csv::StringRecord, name: &str) -> Vec<String> {
+    let index = headers.iter().position(|h| h == name).unwrap_or_else(|| panic!("no column {name}"));
+    rows.iter().map(|r| r[index].to_owned()).collect()
+}
+
+fn read_csv(bytes: &[u8]) -> (csv::StringRecord, Vec<csv::StringRecord>) {
+    let mut reader = csv::Reader::from_reader(bytes);
+    let headers = reader.headers().unwrap().clone();
+    (headers, reader.records().map(|r| r.unwrap()).collect())
+}
+
+#[tokio::test]
+async fn sign_ins_and_sign_outs_are_in_the_log_of_each_org_the_person_belongs_to() {
+    let app = spawn_app().await;
+    let acme = app.org("acme", Plan::Growth);
+    let globex = app.org("globex", Plan::Growth);
+    let initech = app.org("initech", Plan::Growth);
+    tessera::db::orgs::add_member(
+        &mut app.conn(),
+        &globex.org.id,
+        &acme.member.id,
+        tessera::auth::Role::Member,
+        app.now(),
+    )
+    .unwrap();
+    let alice = app.sign_in(&acme.owner).await;
+    app.clock.advance(TimeDelta::seconds(1));
+    let carol = app.sign_in(&acme.member).await;
+    app.clock.advance(TimeDelta::seconds(1));
+    assert_eq!(carol.post("/sign-out", &[]).await.status(), 303);
+
+    let carols: Vec<AuditEntry> =
+        app.audit().into_iter().filter(|e| e.actor_label == acme.member.email).collect();
+    let mut placed: Vec<(String, Option<String>)> =
+        carols.iter().map(|e| (e.action.clone(), e.org_id.clone())).collect();
+    placed.sort();
+    let mut expected = vec![
+        ("auth.sign_in".to_owned(), Some(acme.org.id.clone())),
+        ("auth.sign_in".to_owned(), Some(globex.org.id.clone())),
+        ("auth.sign_out".to_owned(), Some(acme.org.id.clone())),
+        ("auth.sign_out".to_owned(), Some(globex.org.id.clone())),
+    ];
+    expected.sort();
+    assert_eq!(placed, expected, "one entry per org she belongs to, none elsewhere");
+
+    let page = alice.get(&audit_path(&acme)).await.text().await.unwrap();
+    let actions = attrs(&page, "tr[data-entry]", "data-action");
+    assert_eq!(actions, ["auth.sign_out", "auth.sign_in", "auth.sign_in"], "carol's, then alice's");
+    assert!(page.contains("<option value=\"auth.sign_in\">Signed in</option>"), "in the action filter");
+    assert!(page.contains("<option value=\"auth.sign_out\">Signed out</option>"));
+    assert!(page.contains("<option value=\"auth.sign_in_failed\">Sign-in refused</option>"));
+    let filtered =
+        alice.get(&format!("{}?action=auth.sign_out", audit_path(&acme))).await.text().await.unwrap();
+    let rows = attrs(&filtered, "tr[data-entry]", "data-entry");
+    assert_eq!(rows.len(), 1);
+    assert!(texts(&filtered, "tr[data-entry] td.actor")[0].contains("member@acme.test"));
+
+    let export = alice.get(&format!("{}/export?action=auth.sign_in", audit_path(&acme))).await;
+    assert_eq!(export.status(), 200);
+    let rows = parse_csv(&export.bytes().await.unwrap());
+    let who: Vec<String> = rows.iter().map(|r| format!("{} {}", &r[3], &r[1])).collect();
+    assert_eq!(who, ["auth.sign_in member@acme.test", "auth.sign_in owner@acme.test"]);
+
+    let globex_page = app.sign_in(&globex.owner).await.get(&audit_path(&globex)).await.text().await.unwrap();
+    assert!(texts(&globex_page, "tr[data-action=\"auth.sign_out\"] td.actor")
+        .iter()
+        .any(|actor| actor.contains("member@acme.test")));
+    let initech_page =
+        app.sign_in(&initech.owner).await.get(&audit_path(&initech)).await.text().await.unwrap();
+    assert!(!initech_page.contains("member@acme.test"), "not her org");
+
+    let pat = personal_token(&alice, &acme, "reader").await;
+    let body: Value = app
+        .api()
+        .get(app.url("/api/v1/orgs/acme/audit?action=auth.sign_in"))
+        .bearer_auth(&pat)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let actors: Vec<&str> =
+        body["items"].as_array().unwrap().iter().map(|e| e["actor"].as_str().unwrap()).collect();
+    assert_eq!(actors, ["member@acme.test", "owner@acme.test"]);
+}
+
+#[tokio::test]
+async fn operators_read_the_instance_wide_log_with_the_same_filters_and_export() {
+    let app = spawn_app().await;
+    let acme = app.org("acme", Plan::Growth);
+    let globex = app.org("globex", Plan::Growth);
+    let olga = app.user("olga@platform.test");
+    tessera::db::orgs::set_operator(&mut app.conn(), &olga.id, true).unwrap();
+    let loner = app.user("loner@nowhere.test");
+    app.sign_in(&acme.owner).await;
+    app.clock.advance(TimeDelta::seconds(1));
+    app.sign_in(&globex.admin).await;
+    app.clock.advance(TimeDelta::seconds(1));
+    app.sign_in(&loner).await;
+    app.clock.advance(TimeDelta::seconds(1));
+    app.token(&globex, TokenSpec { name: "globex deploy", ..Default::default() });
+    app.clock.advance(TimeDelta::seconds(1));
+    let operator = app.sign_in(&olga).await;
+
+    let orgs_page = operator.get("/operator/orgs").await.text().await.unwrap();
+    assert!(orgs_page.contains("href=\"/operator/audit\""), "reached from the list of orgs");
+    let page = operator.get("/operator/audit").await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    let actions = attrs(&html, "tr[data-entry]", "data-action");
+    assert_eq!(
+        actions,
+        ["auth.sign_in", "access_token.create", "auth.sign_in", "auth.sign_in", "auth.sign_in"],
+        "every entry, newest first"
+    );
+    let orgs = texts(&html, "tr[data-entry] td.org");
+    assert_eq!(orgs, ["—", "globex", "—", "globex", "acme"], "each entry's org; none for people in none");
+    assert!(texts(&html, "tr[data-entry] td.actor")[2].contains("loner@nowhere.test"));
+
+    let filtered =
+        operator.get("/operator/audit?action=auth.sign_in&actor=loner").await.text().await.unwrap();
+    assert_eq!(attrs(&filtered, "tr[data-entry]", "data-action"), ["auth.sign_in"]);
+    let unknown = operator.get("/operator/audit?action=nonsense").await;
+    assert_eq!(unknown.status(), 422);
+    let htmx = operator.get_htmx("/operator/audit?action=access_token.create", "audit-panel").await;
+    let panel = htmx.text().await.unwrap();
+    assert!(!panel.contains("<html") && panel.contains("globex deploy"), "the panel for htmx");
+
+    let export = operator.get("/operator/audit/export?action=auth.sign_in").await;
+    assert_eq!(export.status(), 200);
+    let disposition = export.headers()["content-disposition"].to_str().unwrap().to_owned();
+    assert!(disposition.contains("tessera-audit-all-"), "{disposition}");
+    let (headers, rows) = read_csv(&export.bytes().await.unwrap());
+    assert_eq!(csv_column(&rows, &headers, "Organization"), ["", "", "globex", "acme"]);
+    assert_eq!(
+        csv_column(&rows, &headers, "Actor"),
+        ["olga@platform.test", "loner@nowhere.test", "admin@globex.test", "owner@acme.test"]
+    );
+
+    for person in [&acme.owner, &loner] {
+        let session = app.sign_in(person).await;
+        assert_eq!(session.get("/operator/audit").await.status(), 404, "{}", person.email);
+        assert_eq!(session.get("/operator/audit/export").await.status(), 404);
+    }
+}
