@@ -276,9 +276,9 @@ async fn each_filter_alone_and_combined_gives_the_same_rows_on_the_page_in_the_c
     ];
     for (query, keys) in cases {
         let expected = w.ids(&keys);
-        assert_eq!(w.page_ids(&reader, &query).await, expected, "page: {query}");
+        assert_eq!(w.page_ids(reader, &query).await, expected, "page: {query}");
         assert_eq!(w.api_ids(&query).await, expected, "api: {query}");
-        let rows = w.csv(&reader, &query).await;
+        let rows = w.csv(reader, &query).await;
         assert_eq!(csv_keys(&rows), keys, "csv: {query}");
     }
     // Another org's entries, even for a credential of the same name, are never among them.
@@ -290,7 +290,7 @@ async fn each_filter_alone_and_combined_gives_the_same_rows_on_the_page_in_the_c
         .map(|e| e.id)
         .collect();
     assert!(!globex_ids.is_empty());
-    assert!(w.page_ids(&reader, "").await.iter().all(|id| !globex_ids.contains(id)));
+    assert!(w.page_ids(reader, "").await.iter().all(|id| !globex_ids.contains(id)));
 }
 
 #[tokio::test]
