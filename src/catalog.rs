@@ -9,6 +9,10 @@ use crate::credentials::{PlanCaps, Prefixes};
 const BUILT_IN: &str = include_str!("catalog.default.toml");
 const MAX_GRANT_NAME: usize = 64;
 
+fn default_personal_tokens_per_person() -> u32 {
+    10
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Catalog {
@@ -16,6 +20,9 @@ pub struct Catalog {
     /// Wrong passphrases per credential per minute before it is locked out (default 10).
     #[serde(default)]
     pub wrong_passphrases_per_minute: Option<u32>,
+    /// Live personal access tokens one person may hold, whatever the plans of their orgs.
+    #[serde(default = "default_personal_tokens_per_person")]
+    pub personal_tokens_per_person: u32,
     pub prefixes: Prefixes,
     pub plans: PlanCaps,
     pub access_token_scopes: Vec<GrantDef>,
@@ -117,6 +124,9 @@ impl Catalog {
         if self.wrong_passphrases_per_minute == Some(0) {
             return Err("wrong_passphrases_per_minute must be at least 1".into());
         }
+        if self.personal_tokens_per_person == 0 {
+            return Err("personal_tokens_per_person must be at least 1".into());
+        }
         Ok(())
     }
 }
@@ -158,6 +168,9 @@ mod tests {
         );
         assert_eq!(c.prefixes.access_token, "tsr_at_");
         assert_eq!(c.plans.free, 1);
+        assert_eq!(c.personal_tokens_per_person, 10);
+        let without = BUILT_IN.replace("personal_tokens_per_person = 10", "");
+        assert_eq!(Catalog::parse(&without).unwrap().personal_tokens_per_person, 10, "an older catalog");
     }
 
     #[test]

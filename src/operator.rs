@@ -237,7 +237,8 @@ pub fn sign_out_everywhere(pool: &DbPool, clock: &dyn Clock, email: &str) -> Res
         let user = find_user(conn, &email)?.ok_or_else(|| format!("no user with email {email}"))?;
         let ended = crate::db::sessions::end_all(conn, &user.id).map_err(|e| e.to_string())?;
         let details = serde_json::json!({ "scope": "all", "sessions": ended });
-        audit::record(conn, &operator(), user_event(&user, "auth.sessions_ended", details), now)
+        let event = user_event(&user, "auth.sessions_ended", details);
+        audit::record_for_person(conn, &operator(), event, Some(&user.id), now)
             .map_err(|e| e.to_string())?;
         Ok(format!("{} signed out of {ended} session(s)", user.email))
     })

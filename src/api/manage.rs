@@ -24,6 +24,7 @@ use crate::features::credentials::listing::ListParams;
 use crate::features::credentials::service::{self, Acting, Refusal, Rotated};
 use crate::features::credentials::tab::{Tab, API_KEYS, TOKENS};
 use crate::features::forms::FormErrors;
+use crate::features::personal_tokens;
 use crate::startup::AppState;
 
 /// The caller as someone acting in the org of the path: only a personal access token can be,
@@ -656,9 +657,9 @@ pub async fn audit(
         ));
     }
     let (filter, window, limit) = (params.filter()?, params.window()?, params.limit()?);
-    let org_id = acting.org.id.clone();
+    let scope = audit_log::Scope::Org(acting.org.id.clone());
     let slice =
-        db::run(&state.pool, move |conn| Ok(audit_log::search(conn, &org_id, &filter, &window, limit)?))
+        db::run(&state.pool, move |conn| Ok(audit_log::search(conn, &scope, &filter, &window, limit)?))
             .await?;
     let next_cursor =
         if slice.more { slice.records.last().map(|r| Cursor::of(&r.entry).encode()) } else { None };
@@ -684,6 +685,99 @@ pub async fn audit(
         })
         .collect();
     Ok(HttpResponse::Ok().json(AuditPage { items, next_cursor }))
+}
+
+/// A personal token of the org, with the person who holds it.
+#[derive(Serialize, ToSchema)]
+pub struct OrgPersonalTokenJson {
+    #[serde(flatten)]
+    pub credential: CredentialJson,
+    pub owner: OwnerJson,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OwnerJson {
+    pub id: String,
+    pub email: String,
+}
+
+/// One page of the org's personal tokens, 50 to a page.
+#[derive(Serialize, ToSchema)]
+pub struct OrgPersonalTokenPage {
+    pub items: Vec<OrgPersonalTokenJson>,
+    pub total: i64,
+    pub page: i64,
+    pub per_page: i64,
+}
+
+/// The personal tokens people hold for the org, newest first (owner and admin), as Settings →
+/// Personal tokens lists them.
+#[utoipa::path(
+    get,
+    path = "/api/v1/orgs/{slug}/personal-tokens",
+    tag = "personal tokens",
+    params(
+        ("slug" = String, Path, description = "The org the personal token is bound to."),
+        ("status" = Option<String>, Query, description = "`active`, `expired`, `revoked` or `all` (default)."),
+        ("q" = Option<String>, Query, description = "Search by name or display prefix."),
+        ("page" = Option<i64>, Query, description = "1-based page number."),
+    ),
+    responses(
+        (status = 200, description = "One page of the list.", body = OrgPersonalTokenPage),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 429, response = RateLimited),
+    ),
+)]
+pub async fn org_personal_tokens(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: OrgPath,
+    params: web::Query<ListParams>,
+) -> Result<HttpResponse, ApiError> {
+    let acting = acting(&state, &caller, &path).await?;
+    // Listing them is for those who may revoke them.
+    acting.require_manage()?;
+    let (rows, total) = personal_tokens::of_org(&state, &acting.org.id, &params).await?;
+    let now = state.clock.now();
+    let items = rows
+        .into_iter()
+        .map(|(row, email)| OrgPersonalTokenJson {
+            owner: OwnerJson { id: row.owner_user_id.clone().unwrap_or_default(), email },
+            credential: CredentialJson::of(row, now),
+        })
+        .collect();
+    let page = params.page() + 1;
+    Ok(HttpResponse::Ok().json(OrgPersonalTokenPage { items, total, page, per_page: repo::PAGE_SIZE }))
+}
+
+/// Revoke a personal token of the org, whoever holds it (owner and admin); revoking twice is not
+/// an error.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/orgs/{slug}/personal-tokens/{id}",
+    tag = "personal tokens",
+    params(
+        ("slug" = String, Path, description = "The org the personal token is bound to."),
+        ("id" = String, Path, description = "The personal token's id."),
+    ),
+    responses(
+        (status = 200, description = "Revoked, now or before.", body = Revoked),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 429, response = RateLimited),
+    ),
+)]
+pub async fn revoke_org_personal_token(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: CollectionPath,
+) -> Result<HttpResponse, ApiError> {
+    let acting = acting(&state, &caller, &path.0).await?;
+    revoked(&path.1, service::revoke(&state, &acting, CredentialKind::PersonalToken, &path.1).await?)
 }
 
 /// The caller's user's personal tokens, in every org (personal tokens only).

@@ -1,15 +1,19 @@
-use actix_web::web::Json;
+use actix_web::web::{self, Json};
 use chrono::NaiveDateTime;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::bearer::ApiCaller;
+use super::error::ApiError;
 use super::openapi::{RateLimited, Unauthorized};
+use crate::db::{self, orgs};
+use crate::startup::AppState;
 
 #[derive(Serialize, ToSchema)]
 pub struct Me {
     pub credential: CredentialInfo,
     pub org: OrgInfo,
+    /// The person a personal access token acts for; `null` for other kinds.
     pub user: Option<UserInfo>,
     pub is_api_token: bool,
 }
@@ -33,6 +37,12 @@ pub struct OrgInfo {
 #[derive(Serialize, ToSchema)]
 pub struct UserInfo {
     pub id: String,
+    pub email: String,
+    /// As the OpenID provider gave it; empty before the first sign-in.
+    pub name: String,
+    /// The role the person holds in the token's org now.
+    #[schema(example = "admin")]
+    pub role: &'static str,
 }
 
 pub fn rfc3339(at: NaiveDateTime) -> String {
@@ -50,9 +60,10 @@ pub fn rfc3339(at: NaiveDateTime) -> String {
         (status = 429, response = RateLimited),
     ),
 )]
-pub async fn me(caller: ApiCaller) -> Json<Me> {
+pub async fn me(state: web::Data<AppState>, caller: ApiCaller) -> Result<Json<Me>, ApiError> {
     let c = &caller.credential;
-    Json(Me {
+    let user = user_of(&state, &caller).await?;
+    Ok(Json(Me {
         credential: CredentialInfo {
             id: c.id.clone(),
             name: c.name.clone(),
@@ -62,9 +73,21 @@ pub async fn me(caller: ApiCaller) -> Json<Me> {
             created_at: rfc3339(c.created_at),
         },
         org: OrgInfo { slug: c.org_slug.clone(), name: c.org_name.clone() },
-        user: c.owner_user_id.clone().map(|id| UserInfo { id }),
+        user,
         is_api_token: true,
-    })
+    }))
+}
+
+/// The person behind a personal token, with the role the verifier just read for this request.
+async fn user_of(state: &AppState, caller: &ApiCaller) -> Result<Option<UserInfo>, ApiError> {
+    let c = &caller.credential;
+    let (Some(user_id), Some(role)) = (c.owner_user_id.clone(), c.owner_role) else {
+        return Ok(None);
+    };
+    let user = db::run(&state.pool, move |conn| Ok(orgs::find_user(conn, &user_id)?)).await?;
+    // A token whose person is gone never gets this far (the verifier refuses it).
+    let user = user.ok_or_else(ApiError::not_found)?;
+    Ok(Some(UserInfo { id: user.id, email: user.email, name: user.display_name, role: role.as_str() }))
 }
 
 #[derive(serde::Deserialize)]

@@ -27,8 +27,10 @@ crate::routing::route_table! {
         "/v1/introspect" => { post: introspect::introspect },
         "/v1/me/tokens" => { get: manage::my_tokens },
         "/v1/me/tokens/{id}" => { delete: manage::revoke_my_token },
-        // Before `{collection}`, which would otherwise match `audit`.
+        // Before `{collection}`, which would otherwise match `audit` and `personal-tokens`.
         "/v1/orgs/{slug}/audit" => { get: manage::audit },
+        "/v1/orgs/{slug}/personal-tokens" => { get: manage::org_personal_tokens },
+        "/v1/orgs/{slug}/personal-tokens/{id}" => { delete: manage::revoke_org_personal_token },
         "/v1/orgs/{slug}/{collection}" => { get: manage::list_credentials, post: manage::create_credential },
         "/v1/orgs/{slug}/{collection}/{id}" => { patch: manage::edit_key, delete: manage::revoke_credential },
         "/v1/orgs/{slug}/{collection}/{id}/rotate" => { post: manage::rotate_credential },

@@ -27,6 +27,8 @@ use super::{introspect, manage, me};
         manage::my_tokens,
         manage::revoke_my_token,
         manage::audit,
+        manage::org_personal_tokens,
+        manage::revoke_org_personal_token,
         manage::list_credentials,
         manage::create_credential,
         manage::edit_key,

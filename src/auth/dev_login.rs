@@ -95,7 +95,7 @@ pub async fn end_current_session(state: &AppState, who: SignedIn) -> Result<Http
             target_label: Some(&actor.label),
             details: serde_json::json!({}),
         };
-        Ok(audit::record(conn, &actor, event, now)?)
+        Ok(audit::record_for_person(conn, &actor, event, actor.user_id.as_deref(), now)?)
     })
     .await?;
     who.session.sign_out();
@@ -143,7 +143,7 @@ pub fn record_sign_in(
         target_label: Some(&user.email),
         details,
     };
-    audit::record(conn, &actor, event, now)
+    audit::record_for_person(conn, &actor, event, Some(&user.id), now)
 }
 
 pub fn see_other(location: &str) -> HttpResponse {

@@ -131,7 +131,7 @@ async fn refuse(
             target_label: email.as_deref(),
             details: serde_json::json!({ "method": "oidc", "reason": reason }),
         };
-        Ok(audit::record(conn, &actor, event, now)?)
+        Ok(audit::record_for_email(conn, &actor, event, email.as_deref(), now)?)
     })
     .await?;
     let status = StatusCode::from_u16(failure.status()).unwrap_or(StatusCode::BAD_REQUEST);

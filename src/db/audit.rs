@@ -5,7 +5,7 @@ use base64::Engine;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::{audit_log, credentials};
+use super::schema::{audit_log, credentials, memberships, organizations};
 use super::{escape_like, lower, new_id, DbConnection, MultiBackend};
 
 /// Who did something and from where, taken from the request that did it.
@@ -73,9 +73,52 @@ pub fn record(
     diesel::insert_into(audit_log::table).values(&entry).execute(conn).map(drop)
 }
 
-/// The actions an org's audit log holds, for the filter's choices and the API's schema. Sign-in
-/// and operator-flag entries belong to no org and are not among them.
-pub const ORG_ACTIONS: [&str; 16] = [
+/// Appends an entry about a person rather than an org (signing in and out): one copy in the log
+/// of each org they belong to at this moment, so each org's readers see it, or a single entry of
+/// no org when they belong to none. The instance-wide log shows every copy with its org.
+pub fn record_for_person(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    event: AuditEvent<'_>,
+    user_id: Option<&str>,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    conn.transaction(|conn| {
+        let org_ids: Vec<String> = match user_id {
+            Some(user_id) => memberships::table
+                .filter(memberships::user_id.eq(user_id))
+                .order(memberships::org_id.asc())
+                .select(memberships::org_id)
+                .load(conn)?,
+            None => Vec::new(),
+        };
+        if org_ids.is_empty() {
+            return record(conn, actor, event, now);
+        }
+        for org_id in &org_ids {
+            record(conn, actor, AuditEvent { org_id: Some(org_id), ..event.clone() }, now)?;
+        }
+        Ok(())
+    })
+}
+
+/// As `record_for_person`, for a person known only by an email (a refused sign-in).
+pub fn record_for_email(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    event: AuditEvent<'_>,
+    email: Option<&str>,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    let person = match email {
+        Some(email) => super::orgs::find_users_by_email_ignoring_case(conn, email)?.into_iter().next(),
+        None => None,
+    };
+    record_for_person(conn, actor, event, person.as_ref().map(|p| p.id.as_str()), now)
+}
+
+/// The actions an org's audit log holds, for the filter's choices and the API's schema.
+pub const ORG_ACTIONS: [&str; 20] = [
     "access_token.create",
     "access_token.rotate",
     "access_token.revoke",
@@ -92,7 +135,41 @@ pub const ORG_ACTIONS: [&str; 16] = [
     "org.create",
     "org.set_plan",
     "org.api_access",
+    "auth.sign_in",
+    "auth.sign_in_failed",
+    "auth.sign_out",
+    "auth.sessions_ended",
 ];
+
+/// The actions of the instance-wide log: every org's, and those that belong to no org.
+pub const INSTANCE_ACTIONS: [&str; 23] = {
+    let mut all = [""; 23];
+    let mut i = 0;
+    while i < ORG_ACTIONS.len() {
+        all[i] = ORG_ACTIONS[i];
+        i += 1;
+    }
+    all[20] = "user.make_operator";
+    all[21] = "user.remove_operator";
+    all[22] = "resource_server.create";
+    all
+};
+
+/// Whose entries a read covers: one org's, or the whole instance's (platform operators).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    Org(String),
+    Instance,
+}
+
+impl Scope {
+    fn org_id(&self) -> Option<&str> {
+        match self {
+            Self::Org(id) => Some(id),
+            Self::Instance => None,
+        }
+    }
+}
 
 /// Which entries of an org to read. Built only by parsing (see `features::audit::filter`), so a
 /// value here is always well formed: a known action, bounded texts, a time range in order.
@@ -164,6 +241,8 @@ pub struct ActingCredential {
 pub struct AuditRecord {
     pub entry: AuditEntry,
     pub via: Option<ActingCredential>,
+    /// The entry's org, named in the instance-wide log only.
+    pub org_slug: Option<String>,
 }
 
 /// Up to `limit` entries of a window, newest first, and whether the window holds more beyond them.
@@ -173,12 +252,15 @@ pub struct Slice {
     pub more: bool,
 }
 
-/// The org's entries that match the filter: the one query behind the console page, its CSV
-/// export and the API.
-fn matching<'a>(org_id: &'a str, filter: &'a AuditFilter) -> audit_log::BoxedQuery<'a, MultiBackend> {
+/// The entries of the scope that match the filter: the one query behind the console pages, their
+/// CSV exports and the API.
+fn matching<'a>(scope: &'a Scope, filter: &'a AuditFilter) -> audit_log::BoxedQuery<'a, MultiBackend> {
     use audit_log as l;
     use credentials as c;
-    let mut query = l::table.filter(l::org_id.eq(org_id)).into_boxed();
+    let mut query = l::table.into_boxed();
+    if let Some(org_id) = scope.org_id() {
+        query = query.filter(l::org_id.eq(org_id));
+    }
     if let Some(action) = filter.action {
         query = query.filter(l::action.eq(action));
     }
@@ -189,9 +271,14 @@ fn matching<'a>(org_id: &'a str, filter: &'a AuditFilter) -> audit_log::BoxedQue
     if let Some(term) = &filter.credential {
         let starts = format!("{}%", escape_like(term));
         let contains = format!("%{}%", escape_like(&term.to_lowercase()));
+        // A bound "every org" rather than a boxed subquery, which the multi-backend cannot nest.
+        let (org_id, every_org) = match scope.org_id() {
+            Some(org_id) => (org_id, false),
+            None => ("", true),
+        };
         let ids = || {
             c::table
-                .filter(c::org_id.eq(org_id))
+                .filter(c::org_id.eq(org_id).or(every_org.into_sql::<diesel::sql_types::Bool>()))
                 .filter(
                     c::id.eq(term.clone()).or(c::display_prefix.like(starts.clone()).escape('\\')).or(lower(
                         c::name,
@@ -227,14 +314,14 @@ fn matching<'a>(org_id: &'a str, filter: &'a AuditFilter) -> audit_log::BoxedQue
 /// appended, and as fast on the last page as on the first).
 pub fn search(
     conn: &mut DbConnection,
-    org_id: &str,
+    scope: &Scope,
     filter: &AuditFilter,
     window: &Window,
     limit: i64,
 ) -> QueryResult<Slice> {
     use audit_log as l;
     let limit = limit.max(1);
-    let query = matching(org_id, filter);
+    let query = matching(scope, filter);
     let query = match window {
         Window::Newest => query.order((l::occurred_at.desc(), l::id.desc())),
         Window::Before(at) => query
@@ -258,20 +345,40 @@ pub fn search(
     if matches!(window, Window::After(_)) {
         entries.reverse();
     }
-    let acting = acting_credentials(conn, org_id, &entries)?;
+    let acting = acting_credentials(conn, scope, &entries)?;
+    let slugs = match scope {
+        Scope::Org(_) => HashMap::new(),
+        Scope::Instance => org_slugs(conn, &entries)?,
+    };
     let records = entries
         .into_iter()
         .map(|entry| {
             let via = entry.actor_credential_id.as_ref().and_then(|id| acting.get(id).cloned());
-            AuditRecord { entry, via }
+            let org_slug = entry.org_id.as_ref().and_then(|id| slugs.get(id).cloned());
+            AuditRecord { entry, via, org_slug }
         })
         .collect();
     Ok(Slice { records, more })
 }
 
 /// How many entries match the filter.
-pub fn count(conn: &mut DbConnection, org_id: &str, filter: &AuditFilter) -> QueryResult<i64> {
-    matching(org_id, filter).count().get_result(conn)
+pub fn count(conn: &mut DbConnection, scope: &Scope, filter: &AuditFilter) -> QueryResult<i64> {
+    matching(scope, filter).count().get_result(conn)
+}
+
+fn org_slugs(conn: &mut DbConnection, entries: &[AuditEntry]) -> QueryResult<HashMap<String, String>> {
+    let mut ids: Vec<&str> = entries.iter().filter_map(|e| e.org_id.as_deref()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut found = HashMap::new();
+    for chunk in ids.chunks(IDS_PER_QUERY) {
+        let rows: Vec<(String, String)> = organizations::table
+            .filter(organizations::id.eq_any(chunk))
+            .select((organizations::id, organizations::slug))
+            .load(conn)?;
+        found.extend(rows);
+    }
+    Ok(found)
 }
 
 /// Bind parameters per query stay far below both backends' limits.
@@ -279,7 +386,7 @@ const IDS_PER_QUERY: usize = 500;
 
 fn acting_credentials(
     conn: &mut DbConnection,
-    org_id: &str,
+    scope: &Scope,
     entries: &[AuditEntry],
 ) -> QueryResult<HashMap<String, ActingCredential>> {
     use credentials as c;
@@ -288,8 +395,11 @@ fn acting_credentials(
     ids.dedup();
     let mut found = HashMap::new();
     for chunk in ids.chunks(IDS_PER_QUERY) {
-        let rows: Vec<(String, String, String, String)> = c::table
-            .filter(c::org_id.eq(org_id))
+        let mut of_scope: c::BoxedQuery<'_, MultiBackend> = c::table.into_boxed();
+        if let Some(org_id) = scope.org_id() {
+            of_scope = of_scope.filter(c::org_id.eq(org_id));
+        }
+        let rows: Vec<(String, String, String, String)> = of_scope
             .filter(c::id.eq_any(chunk))
             .select((c::id, c::kind, c::name, c::display_prefix))
             .load(conn)?;

@@ -3,7 +3,7 @@ use diesel::prelude::*;
 
 use super::audit::{self, Actor, AuditEvent};
 use super::schema::credentials as c;
-use super::{escape_like, orgs, DbConnection};
+use super::{escape_like, orgs, DbConnection, MultiBackend};
 use crate::credentials::{CredentialKind, StatusFilter};
 
 pub const PAGE_SIZE: i64 = 50;
@@ -72,33 +72,18 @@ macro_rules! live_at {
     };
 }
 
-pub fn count_live(
-    conn: &mut DbConnection,
-    org_id: &str,
-    kind: CredentialKind,
-    now: NaiveDateTime,
-) -> QueryResult<i64> {
-    c::table
-        .filter(c::org_id.eq(org_id))
-        .filter(c::kind.eq(kind.as_str()))
-        .filter(live_at!(now))
-        .count()
-        .get_result(conn)
+/// The live credentials a new one is counted among for its cap and its name: the org's of its
+/// kind, or, for a personal token, its person's in every org (their cap and names are their own).
+fn live_peers<'a>(new: &'a NewCredential, now: NaiveDateTime) -> c::BoxedQuery<'a, MultiBackend> {
+    let query = c::table.filter(c::kind.eq(&new.kind)).filter(live_at!(now)).into_boxed();
+    match &new.owner_user_id {
+        Some(owner) => query.filter(c::owner_user_id.eq(owner)),
+        None => query.filter(c::org_id.eq(&new.org_id)),
+    }
 }
 
-fn name_taken(conn: &mut DbConnection, new: &NewCredential, now: NaiveDateTime) -> QueryResult<bool> {
-    let same_name: i64 = c::table
-        .filter(c::org_id.eq(&new.org_id))
-        .filter(c::kind.eq(&new.kind))
-        .filter(c::name.eq(&new.name))
-        .filter(live_at!(now))
-        .count()
-        .get_result(conn)?;
-    Ok(same_name > 0)
-}
-
-/// Inserts a credential and its audit entry in one transaction, after checking the plan cap
-/// and the name under the org's lock.
+/// Inserts a credential and its audit entry in one transaction, after checking the cap and the
+/// name under the org's lock (and the person's, for a personal token).
 pub fn create(
     conn: &mut DbConnection,
     new: &NewCredential,
@@ -110,10 +95,13 @@ pub fn create(
     let kind = CredentialKind::from_db(&new.kind).ok_or(diesel::result::Error::NotFound)?;
     conn.transaction(|conn| {
         orgs::lock_org(conn, &new.org_id)?;
-        if count_live(conn, &new.org_id, kind, now)? >= i64::from(cap) {
+        if let Some(owner) = &new.owner_user_id {
+            orgs::lock_user(conn, owner)?;
+        }
+        if live_peers(new, now).count().get_result::<i64>(conn)? >= i64::from(cap) {
             return Ok(Err(CreateRefusal::CapReached));
         }
-        if name_taken(conn, new, now)? {
+        if live_peers(new, now).filter(c::name.eq(&new.name)).count().get_result::<i64>(conn)? > 0 {
             return Ok(Err(CreateRefusal::NameTaken));
         }
         diesel::insert_into(c::table).values(new).execute(conn)?;
@@ -238,6 +226,41 @@ pub fn revoke(
         )?;
         Ok(RevokeOutcome::Revoked { name: row.name })
     })
+}
+
+/// Revokes every live personal token a person holds for an org, each audited with `reason`, in
+/// the caller's transaction (removal from the org). Returns their ids, for the caller's cache.
+pub fn revoke_personal_tokens_in(
+    conn: &mut DbConnection,
+    org_id: &str,
+    user_id: &str,
+    reason: &str,
+    actor: &Actor,
+    now: NaiveDateTime,
+) -> QueryResult<Vec<String>> {
+    let kind = CredentialKind::PersonalToken;
+    let live: Vec<CredentialRow> = c::table
+        .filter(c::org_id.eq(org_id))
+        .filter(c::kind.eq(kind.as_str()))
+        .filter(c::owner_user_id.eq(user_id))
+        .filter(live_at!(now))
+        .select(CredentialRow::as_select())
+        .load(conn)?;
+    for row in &live {
+        diesel::update(c::table.find(&row.id))
+            .set((c::revoked_at.eq(now), c::revoked_by.eq(actor.user_id.clone())))
+            .execute(conn)?;
+        let event = AuditEvent {
+            org_id: Some(org_id),
+            action: "personal_token.revoke",
+            target_type: Some(kind.as_str()),
+            target_id: Some(&row.id),
+            target_label: Some(&row.name),
+            details: serde_json::json!({ "display_prefix": row.display_prefix, "reason": reason }),
+        };
+        audit::record(conn, actor, event, now)?;
+    }
+    Ok(live.into_iter().map(|row| row.id).collect())
 }
 
 /// Adds usage to a credential (seeding and, later, the usage flusher).

@@ -69,6 +69,12 @@ pub fn lock_org(conn: &mut DbConnection, org_id: &str) -> QueryResult<()> {
         .map(drop)
 }
 
+/// The person's row lock, as `lock_org` for an org: what is counted per person (personal tokens
+/// across orgs) is checked race-free.
+pub fn lock_user(conn: &mut DbConnection, user_id: &str) -> QueryResult<()> {
+    diesel::update(users::table.find(user_id)).set(users::id.eq(users::id)).execute(conn).map(drop)
+}
+
 pub fn find_user(conn: &mut DbConnection, id: &str) -> QueryResult<Option<User>> {
     users::table.find(id).select(User::as_select()).first(conn).optional()
 }
@@ -335,8 +341,8 @@ pub fn change_role(
     })
 }
 
-/// Takes a member out of the org, unless they are its last owner. Their user row stays, and
-/// so do their personal tokens, which fail from now on because their user is not a member.
+/// Takes a member out of the org, unless they are its last owner. Their user row stays; their
+/// personal tokens for the org are revoked in the same transaction, each audited.
 pub fn remove_member(
     conn: &mut DbConnection,
     org_id: &str,
@@ -362,6 +368,7 @@ pub fn remove_member(
         }
         let details = serde_json::json!({ "role": before.as_str() });
         audit::record(conn, actor, member_event(org_id, "member.remove", &user, details), now)?;
+        super::credentials::revoke_personal_tokens_in(conn, org_id, user_id, "member_removed", actor, now)?;
         Ok(MemberChange::Changed { email: user.email, before })
     })
 }

@@ -7,6 +7,7 @@ pub mod credentials;
 pub mod forms;
 pub mod members;
 pub mod operator;
+pub mod personal_tokens;
 pub mod usage;
 
 use actix_web::web;
@@ -37,10 +38,14 @@ crate::routing::route_table! {
         "/account/sessions/end-others" => { post: account::sessions::end_others },
         "/account/sessions/{id}/end" => { post: account::sessions::end },
         "/operator/orgs" => { get: operator::orgs_page },
+        "/operator/audit" => { get: audit_log::instance_page },
+        "/operator/audit/export" => { get: audit_log::instance_export },
         // Members before the credential tabs, whose `{tab}` would match `members` too.
         "/orgs/{slug}/settings/members" => { get: membership::page, post: membership::add },
         "/orgs/{slug}/settings/members/{user_id}/role" => { post: membership::change_role },
         "/orgs/{slug}/settings/members/{user_id}/remove" => { post: membership::remove },
+        "/orgs/{slug}/settings/personal-tokens" => { get: personal_tokens::page },
+        "/orgs/{slug}/settings/personal-tokens/{id}/revoke" => { post: personal_tokens::revoke },
         "/orgs/{slug}/settings/audit" => { get: audit_log::page },
         "/orgs/{slug}/settings/audit/export" => { get: audit_log::export },
         // Reports before the credential tabs too, for the same reason.

@@ -47,6 +47,8 @@ struct World {
     app: TestApp,
     acme: TestOrg,
     globex: TestOrg,
+    /// The auditor's session, signed in before day 0.
+    reader: Session,
     auditor_pat: String,
     admin_pat_id: String,
     billing_prefix: String,
@@ -54,13 +56,25 @@ struct World {
 }
 
 async fn world() -> World {
-    let app = spawn_app().await;
+    // Sessions made before day 0 last the whole week.
+    let app = spawn_app_configured(tessera::catalog::Catalog::built_in(), |settings| {
+        settings.session_limits.idle_seconds = 30 * 24 * 3600;
+        settings.session_limits.absolute_seconds = 30 * 24 * 3600;
+    })
+    .await;
     let acme = app.org("acme", Plan::Growth);
     let globex = app.org("globex", Plan::Growth);
+    // The day before: the people sign in, each a second apart (sign-ins are in the org's log).
+    let reader = app.sign_in(&acme.auditor).await;
+    app.clock.advance(TimeDelta::seconds(1));
+    let alice = app.sign_in(&acme.owner).await;
+    app.clock.advance(TimeDelta::seconds(1));
+    let bob = app.sign_in(&acme.admin).await;
+    app.clock.advance(TimeDelta::days(1));
     let day0 = app.now();
     let day = TimeDelta::days(1);
     // Day 0: the auditor's personal token, for reading the API.
-    let auditor_pat = personal_token(&app.sign_in(&acme.auditor).await, &acme, "auditor pat").await;
+    let auditor_pat = personal_token(&reader, &acme, "auditor pat").await;
     app.clock.advance(day);
     let (deploy, _) = app.token(&acme, TokenSpec { name: DEPLOY, ..Default::default() });
     app.token(&globex, TokenSpec { name: DEPLOY, ..Default::default() });
@@ -69,14 +83,12 @@ async fn world() -> World {
     app.clock.advance(day);
     app.token(&acme, TokenSpec { name: FORMULA, ..Default::default() });
     app.clock.advance(day);
-    let alice = app.sign_in(&acme.owner).await;
     let members = format!("/orgs/{}/settings/members", acme.org.slug);
     assert_eq!(alice.post(&members, &[("email", "frank@acme.test"), ("role", "member")]).await.status(), 303);
     let frank = tessera::db::orgs::find_user_by_email(&mut app.conn(), "frank@acme.test").unwrap().unwrap();
     let role = format!("{members}/{}/role", frank.id);
     assert_eq!(alice.post(&role, &[("role", "auditor")]).await.status(), 303);
     app.clock.advance(day);
-    let bob = app.sign_in(&acme.admin).await;
     let revoke = format!("{}/{}/revoke", tokens_path(&acme), deploy.id);
     assert_eq!(bob.post(&revoke, &[]).await.status(), 303);
     let admin_pat = personal_token(&bob, &acme, "admin pat").await;
@@ -95,7 +107,16 @@ async fn world() -> World {
         .find(|c| c.name == "admin pat")
         .map(|c| c.id)
         .expect("admin pat");
-    World { app, acme, globex, auditor_pat, admin_pat_id, billing_prefix: billing.display_prefix, day0 }
+    World {
+        app,
+        acme,
+        globex,
+        reader,
+        auditor_pat,
+        admin_pat_id,
+        billing_prefix: billing.display_prefix,
+        day0,
+    }
 }
 
 impl World {
@@ -119,8 +140,8 @@ impl World {
         (self.day0 + TimeDelta::days(days)).and_utc().to_rfc3339()
     }
 
-    async fn reader(&self) -> Session {
-        self.app.sign_in(&self.acme.auditor).await
+    async fn reader(&self) -> &Session {
+        &self.reader
     }
 
     async fn page_ids(&self, session: &Session, query: &str) -> Vec<String> {
@@ -201,6 +222,9 @@ async fn each_filter_alone_and_combined_gives_the_same_rows_on_the_page_in_the_c
         create_billing.as_str(),
         "access_token.create deploy bot",
         "personal_token.create auditor pat",
+        "auth.sign_in admin@acme.test",
+        "auth.sign_in owner@acme.test",
+        "auth.sign_in auditor@acme.test",
     ];
     let encode = |pairs: &[(&str, &str)]| serde_html_form::to_string(pairs).unwrap();
     let cases: Vec<(String, Vec<&str>)> = vec![
@@ -211,8 +235,14 @@ async fn each_filter_alone_and_combined_gives_the_same_rows_on_the_page_in_the_c
         ),
         (
             encode(&[("actor", "ADMIN@acme")]),
-            vec![&revoke_billing, "personal_token.create admin pat", "access_token.revoke deploy bot"],
+            vec![
+                &revoke_billing,
+                "personal_token.create admin pat",
+                "access_token.revoke deploy bot",
+                "auth.sign_in admin@acme.test",
+            ],
         ),
+        (encode(&[("action", "auth.sign_in")]), everything[9..].to_vec()),
         (encode(&[("actor", "frank")]), vec![]),
         (
             encode(&[("credential", "deploy")]),
@@ -246,9 +276,9 @@ async fn each_filter_alone_and_combined_gives_the_same_rows_on_the_page_in_the_c
     ];
     for (query, keys) in cases {
         let expected = w.ids(&keys);
-        assert_eq!(w.page_ids(&reader, &query).await, expected, "page: {query}");
+        assert_eq!(w.page_ids(reader, &query).await, expected, "page: {query}");
         assert_eq!(w.api_ids(&query).await, expected, "api: {query}");
-        let rows = w.csv(&reader, &query).await;
+        let rows = w.csv(reader, &query).await;
         assert_eq!(csv_keys(&rows), keys, "csv: {query}");
     }
     // Another org's entries, even for a credential of the same name, are never among them.
@@ -260,7 +290,7 @@ async fn each_filter_alone_and_combined_gives_the_same_rows_on_the_page_in_the_c
         .map(|e| e.id)
         .collect();
     assert!(!globex_ids.is_empty());
-    assert!(w.page_ids(&reader, "").await.iter().all(|id| !globex_ids.contains(id)));
+    assert!(w.page_ids(reader, "").await.iter().all(|id| !globex_ids.contains(id)));
 }
 
 #[tokio::test]
@@ -271,7 +301,7 @@ async fn rows_show_who_did_what_to_which_target_from_where_and_what_changed() {
     assert_eq!(page.status(), 200);
     assert_eq!(page.headers()["cache-control"], "no-store");
     let html = page.text().await.unwrap();
-    assert!(texts(&html, "h2").contains(&"9 entries".to_owned()), "{:?}", texts(&html, "h2"));
+    assert!(texts(&html, "h2").contains(&"12 entries".to_owned()), "{:?}", texts(&html, "h2"));
     let row = |action: &str| -> String {
         let doc = scraper::Html::parse_document(&html);
         let sel = scraper::Selector::parse(&format!("tr[data-action=\"{action}\"]")).unwrap();
@@ -323,7 +353,7 @@ async fn the_csv_is_a_dated_attachment_with_the_page_rows_and_defused_formulas()
         response.headers()["content-disposition"],
         format!("attachment; filename=\"{filename}\"").as_str()
     );
-    assert_eq!(filename, "tessera-audit-acme-20261129.csv");
+    assert_eq!(filename, "tessera-audit-acme-20261130.csv");
     let bytes = response.bytes().await.unwrap();
     let text = std::str::from_utf8(&bytes).unwrap();
     // Commas and quotes are quoted, as CSV does; a leading `=` gets a `'`, so no formula runs.
@@ -388,13 +418,14 @@ async fn pages_and_cursors_hold_still_while_entries_are_appended() {
             }
         }
     };
+    // The reader's own sign-in is the oldest entry.
+    let reader = app.sign_in(&acme.auditor).await;
+    app.clock.advance(TimeDelta::seconds(1));
     append(120, "old");
     let mut all = app.audit();
     all.sort_by(|a, b| (b.occurred_at, &b.id).cmp(&(a.occurred_at, &a.id)));
     let ids: Vec<String> = all.iter().map(|e| e.id.clone()).collect();
-    assert_eq!(ids.len(), 120);
-
-    let reader = app.sign_in(&acme.auditor).await;
+    assert_eq!(ids.len(), 121);
     let page = |path: String| {
         let reader = &reader;
         async move { reader.get(&path).await.text().await.unwrap() }
@@ -446,7 +477,7 @@ async fn pages_and_cursors_hold_still_while_entries_are_appended() {
     }
     assert_eq!(calls, 4);
     assert_eq!(seen.len(), 127);
-    assert_eq!(seen[7..], ids[..]);
+    assert_eq!(seen[7..], ids[..120], "all but the sign-in, which is not a plan change");
 }
 
 #[tokio::test]
@@ -690,4 +721,152 @@ fn no_code_path_updates_or_deletes_audit_entries() {
         );
     }
     assert!(writes > 5, "the scan found the code's other updates and deletes ({writes})");
+}
+
+/// Values of one column of a CSV export, by header name.
+fn csv_column(rows: &[csv::StringRecord], headers: &csv::StringRecord, name: &str) -> Vec<String> {
+    let index = headers.iter().position(|h| h == name).unwrap_or_else(|| panic!("no column {name}"));
+    rows.iter().map(|r| r[index].to_owned()).collect()
+}
+
+fn read_csv(bytes: &[u8]) -> (csv::StringRecord, Vec<csv::StringRecord>) {
+    let mut reader = csv::Reader::from_reader(bytes);
+    let headers = reader.headers().unwrap().clone();
+    (headers, reader.records().map(|r| r.unwrap()).collect())
+}
+
+#[tokio::test]
+async fn sign_ins_and_sign_outs_are_in_the_log_of_each_org_the_person_belongs_to() {
+    let app = spawn_app().await;
+    let acme = app.org("acme", Plan::Growth);
+    let globex = app.org("globex", Plan::Growth);
+    let initech = app.org("initech", Plan::Growth);
+    tessera::db::orgs::add_member(
+        &mut app.conn(),
+        &globex.org.id,
+        &acme.member.id,
+        tessera::auth::Role::Member,
+        app.now(),
+    )
+    .unwrap();
+    let alice = app.sign_in(&acme.owner).await;
+    app.clock.advance(TimeDelta::seconds(1));
+    let carol = app.sign_in(&acme.member).await;
+    app.clock.advance(TimeDelta::seconds(1));
+    assert_eq!(carol.post("/sign-out", &[]).await.status(), 303);
+
+    let carols: Vec<AuditEntry> =
+        app.audit().into_iter().filter(|e| e.actor_label == acme.member.email).collect();
+    let mut placed: Vec<(String, Option<String>)> =
+        carols.iter().map(|e| (e.action.clone(), e.org_id.clone())).collect();
+    placed.sort();
+    let mut expected = vec![
+        ("auth.sign_in".to_owned(), Some(acme.org.id.clone())),
+        ("auth.sign_in".to_owned(), Some(globex.org.id.clone())),
+        ("auth.sign_out".to_owned(), Some(acme.org.id.clone())),
+        ("auth.sign_out".to_owned(), Some(globex.org.id.clone())),
+    ];
+    expected.sort();
+    assert_eq!(placed, expected, "one entry per org she belongs to, none elsewhere");
+
+    let page = alice.get(&audit_path(&acme)).await.text().await.unwrap();
+    let actions = attrs(&page, "tr[data-entry]", "data-action");
+    assert_eq!(actions, ["auth.sign_out", "auth.sign_in", "auth.sign_in"], "carol's, then alice's");
+    assert!(page.contains("<option value=\"auth.sign_in\">Signed in</option>"), "in the action filter");
+    assert!(page.contains("<option value=\"auth.sign_out\">Signed out</option>"));
+    assert!(page.contains("<option value=\"auth.sign_in_failed\">Sign-in refused</option>"));
+    let filtered =
+        alice.get(&format!("{}?action=auth.sign_out", audit_path(&acme))).await.text().await.unwrap();
+    let rows = attrs(&filtered, "tr[data-entry]", "data-entry");
+    assert_eq!(rows.len(), 1);
+    assert!(texts(&filtered, "tr[data-entry] td.actor")[0].contains("member@acme.test"));
+
+    let export = alice.get(&format!("{}/export?action=auth.sign_in", audit_path(&acme))).await;
+    assert_eq!(export.status(), 200);
+    let rows = parse_csv(&export.bytes().await.unwrap());
+    let who: Vec<String> = rows.iter().map(|r| format!("{} {}", &r[3], &r[1])).collect();
+    assert_eq!(who, ["auth.sign_in member@acme.test", "auth.sign_in owner@acme.test"]);
+
+    let globex_page = app.sign_in(&globex.owner).await.get(&audit_path(&globex)).await.text().await.unwrap();
+    assert!(texts(&globex_page, "tr[data-action=\"auth.sign_out\"] td.actor")
+        .iter()
+        .any(|actor| actor.contains("member@acme.test")));
+    let initech_page =
+        app.sign_in(&initech.owner).await.get(&audit_path(&initech)).await.text().await.unwrap();
+    assert!(!initech_page.contains("member@acme.test"), "not her org");
+
+    let pat = personal_token(&alice, &acme, "reader").await;
+    let body: Value = app
+        .api()
+        .get(app.url("/api/v1/orgs/acme/audit?action=auth.sign_in"))
+        .bearer_auth(&pat)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let actors: Vec<&str> =
+        body["items"].as_array().unwrap().iter().map(|e| e["actor"].as_str().unwrap()).collect();
+    assert_eq!(actors, ["member@acme.test", "owner@acme.test"]);
+}
+
+#[tokio::test]
+async fn operators_read_the_instance_wide_log_with_the_same_filters_and_export() {
+    let app = spawn_app().await;
+    let acme = app.org("acme", Plan::Growth);
+    let globex = app.org("globex", Plan::Growth);
+    let olga = app.user("olga@platform.test");
+    tessera::db::orgs::set_operator(&mut app.conn(), &olga.id, true).unwrap();
+    let loner = app.user("loner@nowhere.test");
+    app.sign_in(&acme.owner).await;
+    app.clock.advance(TimeDelta::seconds(1));
+    app.sign_in(&globex.admin).await;
+    app.clock.advance(TimeDelta::seconds(1));
+    app.sign_in(&loner).await;
+    app.clock.advance(TimeDelta::seconds(1));
+    app.token(&globex, TokenSpec { name: "globex deploy", ..Default::default() });
+    app.clock.advance(TimeDelta::seconds(1));
+    let operator = app.sign_in(&olga).await;
+
+    let orgs_page = operator.get("/operator/orgs").await.text().await.unwrap();
+    assert!(orgs_page.contains("href=\"/operator/audit\""), "reached from the list of orgs");
+    let page = operator.get("/operator/audit").await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    let actions = attrs(&html, "tr[data-entry]", "data-action");
+    assert_eq!(
+        actions,
+        ["auth.sign_in", "access_token.create", "auth.sign_in", "auth.sign_in", "auth.sign_in"],
+        "every entry, newest first"
+    );
+    let orgs = texts(&html, "tr[data-entry] td.org");
+    assert_eq!(orgs, ["—", "globex", "—", "globex", "acme"], "each entry's org; none for people in none");
+    assert!(texts(&html, "tr[data-entry] td.actor")[2].contains("loner@nowhere.test"));
+
+    let filtered =
+        operator.get("/operator/audit?action=auth.sign_in&actor=loner").await.text().await.unwrap();
+    assert_eq!(attrs(&filtered, "tr[data-entry]", "data-action"), ["auth.sign_in"]);
+    let unknown = operator.get("/operator/audit?action=nonsense").await;
+    assert_eq!(unknown.status(), 422);
+    let htmx = operator.get_htmx("/operator/audit?action=access_token.create", "audit-panel").await;
+    let panel = htmx.text().await.unwrap();
+    assert!(!panel.contains("<html") && panel.contains("globex deploy"), "the panel for htmx");
+
+    let export = operator.get("/operator/audit/export?action=auth.sign_in").await;
+    assert_eq!(export.status(), 200);
+    let disposition = export.headers()["content-disposition"].to_str().unwrap().to_owned();
+    assert!(disposition.contains("tessera-audit-all-"), "{disposition}");
+    let (headers, rows) = read_csv(&export.bytes().await.unwrap());
+    assert_eq!(csv_column(&rows, &headers, "Organization"), ["", "", "globex", "acme"]);
+    assert_eq!(
+        csv_column(&rows, &headers, "Actor"),
+        ["olga@platform.test", "loner@nowhere.test", "admin@globex.test", "owner@acme.test"]
+    );
+
+    for person in [&acme.owner, &loner] {
+        let session = app.sign_in(person).await;
+        assert_eq!(session.get("/operator/audit").await.status(), 404, "{}", person.email);
+        assert_eq!(session.get("/operator/audit/export").await.status(), 404);
+    }
 }

@@ -54,6 +54,8 @@ enum Policy {
     OwnerWrite,
     /// The audit log: owners, admins, auditors and operators read; members do not.
     AuditRead,
+    /// Those who manage credentials, and operators, read; members and auditors do not.
+    AdminRead,
     ApiPublic,
     ApiAnyCredential,
     ApiIntrospect,
@@ -84,7 +86,8 @@ impl Policy {
                 | Policy::OrgWrite
                 | Policy::OwnerRead
                 | Policy::OwnerWrite
-                | Policy::AuditRead,
+                | Policy::AuditRead
+                | Policy::AdminRead,
                 Anonymous,
             ) => SignIn,
             (
@@ -92,7 +95,8 @@ impl Policy {
                 | Policy::OrgWrite
                 | Policy::OwnerRead
                 | Policy::OwnerWrite
-                | Policy::AuditRead,
+                | Policy::AuditRead
+                | Policy::AdminRead,
                 NonMember,
             ) => NotFound,
             (Policy::OrgRead, _) => Allowed,
@@ -104,6 +108,8 @@ impl Policy {
             (Policy::OwnerWrite, _) => Forbidden,
             (Policy::AuditRead, Member) => Forbidden,
             (Policy::AuditRead, _) => Allowed,
+            (Policy::AdminRead, Admin | Owner | Operator) => Allowed,
+            (Policy::AdminRead, _) => Forbidden,
             (_, Anonymous) => Unauthorized,
             (Policy::ApiAnyCredential, _) => Allowed,
             (Policy::ApiIntrospect, _) => Forbidden,
@@ -135,12 +141,14 @@ fn policy(method: &str, path: &str, collection: &str) -> Option<Policy> {
         // Signed in or not, signing out ends on the sign-in page.
         ("post", "/sign-out") => SignOut,
         ("post", "/account/tokens/{id}/revoke") => SignedInUnknownId,
-        ("get", "/operator/orgs") => OperatorOnly,
+        ("get", "/operator/orgs" | "/operator/audit" | "/operator/audit/export") => OperatorOnly,
         ("get", "/orgs/{slug}/settings/members") => OwnerRead,
         ("post", "/orgs/{slug}/settings/members")
         | ("post", "/orgs/{slug}/settings/members/{user_id}/role")
         | ("post", "/orgs/{slug}/settings/members/{user_id}/remove") => OwnerWrite,
         ("get", "/orgs/{slug}/settings/audit" | "/orgs/{slug}/settings/audit/export") => AuditRead,
+        ("get", "/orgs/{slug}/settings/personal-tokens") => AdminRead,
+        ("post", "/orgs/{slug}/settings/personal-tokens/{id}/revoke") => OrgWrite,
         // Usage pages and reports: read by the audit log's readers too.
         ("get", "/orgs/{slug}/settings/reports" | "/orgs/{slug}/settings/{tab}/{id}/usage") => AuditRead,
         ("get", "/orgs/{slug}/settings/{tab}") => OrgRead,
@@ -153,6 +161,9 @@ fn policy(method: &str, path: &str, collection: &str) -> Option<Policy> {
         ("post", "/api/v1/introspect") => ApiIntrospect,
         ("delete", "/api/v1/me/tokens/{id}") => ApiOwnUnknownToken,
         ("get", "/api/v1/orgs/{slug}/audit") => ApiAuditRead,
+        // Listing the org's personal tokens is for those who may revoke them.
+        ("get", "/api/v1/orgs/{slug}/personal-tokens")
+        | ("delete", "/api/v1/orgs/{slug}/personal-tokens/{id}") => ApiOrgWrite,
         ("get", "/api/v1/orgs/{slug}/{collection}") => ApiOrgRead,
         // A token's grants are fixed at creation: only API keys are edited.
         ("patch", "/api/v1/orgs/{slug}/{collection}/{id}") if collection == "tokens" => ApiTokenEdit,
@@ -168,6 +179,8 @@ struct World {
     acme: TestOrg,
     token_id: String,
     key_id: String,
+    /// A personal token of the target member.
+    personal_id: String,
     target_member_id: String,
     nonmember: tessera::db::orgs::User,
     operator: tessera::db::orgs::User,
@@ -182,6 +195,7 @@ async fn world() -> World {
     let target = app.user("target@acme.test");
     orgs::add_member(&mut app.conn(), &acme.org.id, &target.id, tessera::auth::Role::Member, app.now())
         .unwrap();
+    let (personal, _) = app.personal_token_of(&acme, &target, "target cli");
     let operator = app.user("ops@platform.test");
     orgs::add_member(&mut app.conn(), &globex.org.id, &operator.id, tessera::auth::Role::Member, app.now())
         .unwrap();
@@ -193,6 +207,7 @@ async fn world() -> World {
     World {
         token_id: token.id,
         key_id: key.id,
+        personal_id: personal.id,
         target_member_id: target.id,
         nonmember: globex.member.clone(),
         operator,
@@ -237,6 +252,7 @@ impl World {
                     match (*collection, pattern.starts_with("/account") || pattern.starts_with("/api/v1/me"))
                     {
                         (_, true) => "no-such-id",
+                        _ if pattern.contains("/personal-tokens/") => self.personal_id.as_str(),
                         ("api-keys", _) => self.key_id.as_str(),
                         _ => self.token_id.as_str(),
                     };

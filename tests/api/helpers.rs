@@ -239,6 +239,20 @@ impl TestApp {
         (self.credential(&new.id), plain)
     }
 
+    /// A personal token of `user`, bound to `org`, made straight in the database.
+    pub fn personal_token_of(&self, org: &TestOrg, user: &User, name: &str) -> (CredentialRow, PlainSecret) {
+        let (row, plain) = self.token(
+            org,
+            TokenSpec { kind: CredentialKind::PersonalToken, name, scopes: "", ..Default::default() },
+        );
+        use tessera::db::schema::credentials::dsl as c;
+        diesel::update(c::credentials.find(&row.id))
+            .set((c::owner_user_id.eq(&user.id), c::created_by.eq(&user.id)))
+            .execute(&mut self.conn())
+            .expect("personal token owner");
+        (self.credential(&row.id), plain)
+    }
+
     pub fn credential(&self, id: &str) -> CredentialRow {
         use tessera::db::schema::credentials::dsl as c;
         c::credentials

@@ -500,10 +500,10 @@ async fn a_removed_members_personal_tokens_fail_at_once() {
     assert_eq!(refused.status(), 401);
     assert!(refused.headers()["www-authenticate"].to_str().unwrap().contains("invalid_token"));
     let body: Value = refused.json().await.unwrap();
-    assert_eq!(body["code"], "not_a_member");
+    assert_eq!(body["code"], "revoked");
     assert_eq!(create_token(&app, &app.address, &pat, "after removal").await.status(), 401);
     let token = app.credentials_of(&acme).into_iter().find(|c| c.name == "bob cli").unwrap();
-    assert_eq!(token.revoked_at, None, "not revoked: dead through the membership");
+    assert_eq!(token.revoked_at, Some(app.now()), "revoked with the removal");
 }
 
 #[tokio::test]
@@ -558,5 +558,5 @@ async fn another_instance_sees_a_role_change_and_a_removal_within_a_second() {
         .json()
         .await
         .unwrap();
-    assert_eq!(me["code"], "not_a_member");
+    assert_eq!(me["code"], "revoked", "revoked with the removal");
 }

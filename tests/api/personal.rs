@@ -260,7 +260,11 @@ async fn audit_log_over_the_api_for_owner_admin_and_auditor_only() {
             .await;
     let actions: Vec<&str> =
         entries["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
-    assert_eq!(actions, ["personal_token.create", "personal_token.create"], "newest first");
+    assert_eq!(
+        actions,
+        ["personal_token.create", "auth.sign_in", "personal_token.create", "auth.sign_in"],
+        "newest first"
+    );
     let denied = call(&app, reqwest::Method::GET, "/api/v1/orgs/acme/audit", &member).send().await.unwrap();
     assert_eq!(denied.status(), 403);
 }
@@ -312,4 +316,294 @@ async fn own_personal_tokens_are_listed_and_revoked_by_their_user_only() {
     assert_eq!(carol.post(&format!("/account/tokens/{first_id}/revoke"), &[]).await.status(), 303);
     app.clock.advance(TimeDelta::seconds(1));
     assert_eq!(app.me(&first).await.status(), 401);
+}
+
+/// A mint through Account → Tokens that may be refused: the status and the page's messages.
+async fn try_mint(session: &Session, org: &TestOrg, name: &str) -> (u16, String) {
+    let response = session
+        .post("/account/tokens", &[("name", name), ("org", org.org.slug.as_str()), ("expiry", "30")])
+        .await;
+    let status = response.status().as_u16();
+    let html = response.text().await.unwrap();
+    (status, texts(&html, ".field-error, .form-error").join(" "))
+}
+
+fn personal_tokens_path(org: &TestOrg) -> String {
+    format!("/orgs/{}/settings/personal-tokens", org.org.slug)
+}
+
+fn personal_token_id(app: &TestApp, org: &TestOrg, name: &str) -> String {
+    app.credentials_of(org).into_iter().find(|c| c.name == name).map(|c| c.id).expect("personal token")
+}
+
+#[tokio::test]
+async fn personal_tokens_are_capped_per_person_so_one_member_cannot_use_up_the_org() {
+    let app = spawn_app().await;
+    // Growth allows 20 of each kind: the plan's cap is not what stops carol.
+    let acme = app.org("acme", Plan::Growth);
+    let carol = app.sign_in(&acme.member).await;
+    for i in 1..=10 {
+        personal_token(&app, &carol, &acme, &format!("carol {i}")).await;
+    }
+    let (status, message) = try_mint(&carol, &acme, "carol 11").await;
+    assert_eq!(status, 422, "the 11th of carol's");
+    assert!(
+        message.contains("You already have 10 live personal access tokens, the most one person may have."),
+        "{message}"
+    );
+    let alice = app.sign_in(&acme.owner).await;
+    personal_token(&app, &alice, &acme, "alice cli").await;
+
+    let first = personal_token_id(&app, &acme, "carol 1");
+    assert_eq!(carol.post(&format!("/account/tokens/{first}/revoke"), &[]).await.status(), 303);
+    app.clock.advance(TimeDelta::seconds(1));
+    personal_token(&app, &carol, &acme, "carol 11").await;
+}
+
+#[tokio::test]
+async fn the_personal_token_cap_comes_from_the_catalog() {
+    let mut catalog = tessera::catalog::Catalog::built_in();
+    catalog.personal_tokens_per_person = 2;
+    let app = spawn_app_with(catalog).await;
+    let acme = app.org("acme", Plan::Growth);
+    let globex = app.org("globex", Plan::Growth);
+    tessera::db::orgs::add_member(
+        &mut app.conn(),
+        &globex.org.id,
+        &acme.member.id,
+        tessera::auth::Role::Member,
+        app.now(),
+    )
+    .unwrap();
+    let carol = app.sign_in(&acme.member).await;
+    personal_token(&app, &carol, &acme, "acme cli").await;
+    personal_token(&app, &carol, &globex, "globex cli").await;
+    let (status, message) = try_mint(&carol, &acme, "third").await;
+    assert_eq!(status, 422, "counted over all of carol's tokens: {message}");
+    assert!(message.contains("You already have 2 live personal access tokens"), "{message}");
+}
+
+#[tokio::test]
+async fn personal_token_names_are_unique_per_person_and_never_leak() {
+    let app = spawn_app().await;
+    let acme = app.org("acme", Plan::Growth);
+    let carol = app.sign_in(&acme.member).await;
+    let alice = app.sign_in(&acme.owner).await;
+    personal_token(&app, &carol, &acme, "ci bot").await;
+    let (status, message) = try_mint(&alice, &acme, "ci bot").await;
+    assert_eq!(status, 200, "alice has no token named “ci bot”: {message}");
+    let (status, message) = try_mint(&carol, &acme, "ci bot").await;
+    assert_eq!(status, 422);
+    assert_eq!(message, "You already have an active personal token with this name.");
+    // Another kind's names are another matter: an access token may be called "ci bot" too.
+    let (_, _) = app.token(&acme, TokenSpec { name: "ci bot", ..Default::default() });
+    let (status, _) = try_mint(&app.sign_in(&acme.admin).await, &acme, "ci bot").await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn owners_and_admins_list_and_revoke_the_orgs_personal_tokens_in_the_console() {
+    let app = spawn_app().await;
+    let acme = app.org("acme", Plan::Growth);
+    let globex = app.org("globex", Plan::Growth);
+    let carol_cli = personal_token(&app, &app.sign_in(&acme.member).await, &acme, "carol cli").await;
+    let carol_ci = personal_token(&app, &app.sign_in(&acme.member).await, &acme, "carol ci").await;
+    personal_token(&app, &app.sign_in(&globex.member).await, &globex, "globex cli").await;
+    let path = personal_tokens_path(&acme);
+
+    let alice = app.sign_in(&acme.owner).await;
+    let html = alice.get(&path).await.text().await.unwrap();
+    let listed = row(&html, "carol cli").expect("listed for the owner");
+    let prefix =
+        &app.credentials_of(&acme).into_iter().find(|c| c.name == "carol cli").unwrap().display_prefix;
+    assert!(listed.contains("member@acme.test") && listed.contains(prefix.as_str()), "{listed}");
+    assert!(listed.contains("Active") && listed.contains("Revoke"), "{listed}");
+    assert!(row(&html, "globex cli").is_none(), "another org's tokens are not here");
+    assert!(html.contains(&format!("href=\"{path}\"")), "a settings tab");
+
+    let id = personal_token_id(&app, &acme, "carol cli");
+    let forged = alice.post_raw(&format!("{path}/{id}/revoke"), &[]).await;
+    assert_eq!(forged.status(), 403, "no CSRF token, no revocation");
+    assert_eq!(app.me(&carol_cli).await.status(), 200);
+    let revoked = alice.post(&format!("{path}/{id}/revoke"), &[]).await;
+    assert_eq!(revoked.status(), 303, "works without JavaScript");
+    assert_eq!(revoked.headers()["location"], path.as_str());
+    assert_eq!(app.me(&carol_cli).await.status(), 401, "at once");
+    let entry = app.audit().into_iter().find(|e| e.action == "personal_token.revoke").expect("audited");
+    assert_eq!(entry.actor_user_id.as_deref(), Some(acme.owner.id.as_str()));
+    assert_eq!(entry.target_id.as_deref(), Some(id.as_str()));
+
+    let bob = app.sign_in(&acme.admin).await;
+    let ci = personal_token_id(&app, &acme, "carol ci");
+    let token = bob.csrf().await;
+    let panel = bob
+        .client
+        .post(app.url(&format!("{path}/{ci}/revoke")))
+        .header("HX-Request", "true")
+        .header("X-CSRF-Token", token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(panel.status(), 200, "htmx gets the panel");
+    let panel = panel.text().await.unwrap();
+    assert!(panel.contains("Personal token “carol ci” revoked.") && !panel.contains("<html"), "{panel}");
+    assert_eq!(app.me(&carol_ci).await.status(), 401);
+
+    for reader in [&acme.member, &acme.auditor] {
+        let session = app.sign_in(reader).await;
+        assert_eq!(session.get(&path).await.status(), 403, "{}", reader.email);
+        assert_eq!(session.post(&format!("{path}/{id}/revoke"), &[]).await.status(), 403);
+    }
+    let outsider = app.sign_in(&globex.owner).await;
+    assert_eq!(outsider.get(&path).await.status(), 404);
+    assert_eq!(outsider.post(&format!("{path}/{id}/revoke"), &[]).await.status(), 404);
+    let globex_id = personal_token_id(&app, &globex, "globex cli");
+    assert_eq!(alice.post(&format!("{path}/{globex_id}/revoke"), &[]).await.status(), 404, "not acme's");
+
+    let olga = app.user("olga@platform.test");
+    tessera::db::orgs::set_operator(&mut app.conn(), &olga.id, true).unwrap();
+    let operator = app.sign_in(&olga).await;
+    let html = operator.get(&path).await.text().await.unwrap();
+    let listed = row(&html, "carol cli").expect("an operator reads it");
+    assert!(!html.contains("Revoke personal token"), "without controls: {listed}");
+    let anyone = personal_token_id(&app, &globex, "globex cli");
+    assert_eq!(
+        operator.post(&format!("/orgs/globex/settings/personal-tokens/{anyone}/revoke"), &[]).await.status(),
+        403
+    );
+}
+
+#[tokio::test]
+async fn owners_and_admins_list_and_revoke_the_orgs_personal_tokens_by_api() {
+    let app = spawn_app().await;
+    let acme = app.org("acme", Plan::Growth);
+    let globex = app.org("globex", Plan::Growth);
+    let carol_pat = personal_token(&app, &app.sign_in(&acme.member).await, &acme, "carol cli").await;
+    let auditor_pat = personal_token(&app, &app.sign_in(&acme.auditor).await, &acme, "dave cli").await;
+    let bob_pat = personal_token(&app, &app.sign_in(&acme.admin).await, &acme, "bob cli").await;
+    let globex_pat = personal_token(&app, &app.sign_in(&globex.owner).await, &globex, "globex cli").await;
+    let list = "/api/v1/orgs/acme/personal-tokens";
+
+    let listed = call(&app, reqwest::Method::GET, list, &bob_pat).send().await.unwrap();
+    assert_eq!(listed.status(), 200);
+    let listed = json_of(listed).await;
+    assert_eq!(listed["total"], 3);
+    let carol = listed["items"].as_array().unwrap().iter().find(|t| t["name"] == "carol cli").unwrap();
+    assert_eq!(carol["owner"]["email"], "member@acme.test");
+    assert_eq!(carol["owner"]["id"], acme.member.id.as_str());
+    assert_eq!(carol["kind"], "personal_token");
+    assert!(carol.get("secret").is_none() && carol.get("secret_hash").is_none());
+    let id = carol["id"].as_str().unwrap().to_owned();
+
+    for (secret, code) in [(&carol_pat, "forbidden"), (&auditor_pat, "forbidden"), (&globex_pat, "wrong_org")]
+    {
+        for request in [
+            call(&app, reqwest::Method::GET, list, secret),
+            call(&app, reqwest::Method::DELETE, &format!("{list}/{id}"), secret),
+        ] {
+            let refused = request.send().await.unwrap();
+            assert_eq!(refused.status(), 403);
+            assert_eq!(json_of(refused).await["code"], code);
+        }
+    }
+    assert_eq!(app.me(&carol_pat).await.status(), 200, "nothing revoked by the refusals");
+
+    let globex_id = personal_token_id(&app, &globex, "globex cli");
+    let (access_token, _) = app.token(&acme, TokenSpec::default());
+    for other in [globex_id.as_str(), access_token.id.as_str(), "nope"] {
+        let missing =
+            call(&app, reqwest::Method::DELETE, &format!("{list}/{other}"), &bob_pat).send().await.unwrap();
+        assert_eq!(missing.status(), 404, "{other}");
+    }
+
+    let revoked =
+        call(&app, reqwest::Method::DELETE, &format!("{list}/{id}"), &bob_pat).send().await.unwrap();
+    assert_eq!(revoked.status(), 200);
+    assert_eq!(json_of(revoked).await["already_revoked"], false);
+    assert_eq!(app.me(&carol_pat).await.status(), 401);
+    assert_eq!(app.me(&globex_pat).await.status(), 200);
+    let entry = app.audit().into_iter().find(|e| e.action == "personal_token.revoke").expect("audited");
+    assert_eq!(entry.actor_user_id.as_deref(), Some(acme.admin.id.as_str()));
+    assert!(entry.actor_credential_id.is_some());
+}
+
+#[tokio::test]
+async fn removing_a_member_revokes_their_personal_tokens_of_that_org_only() {
+    let app = spawn_app().await;
+    let acme = app.org("acme", Plan::Growth);
+    let globex = app.org("globex", Plan::Growth);
+    tessera::db::orgs::add_member(
+        &mut app.conn(),
+        &globex.org.id,
+        &acme.member.id,
+        tessera::auth::Role::Member,
+        app.now(),
+    )
+    .unwrap();
+    let carol = app.sign_in(&acme.member).await;
+    let acme_one = personal_token(&app, &carol, &acme, "acme one").await;
+    let acme_two = personal_token(&app, &carol, &acme, "acme two").await;
+    let globex_pat = personal_token(&app, &carol, &globex, "globex one").await;
+    assert_eq!(app.me(&acme_one).await.status(), 200, "now cached");
+
+    let alice = app.sign_in(&acme.owner).await;
+    let remove = format!("/orgs/acme/settings/members/{}/remove", acme.member.id);
+    assert_eq!(alice.post(&remove, &[]).await.status(), 303);
+    for secret in [&acme_one, &acme_two] {
+        let refused = app.me(secret).await;
+        assert_eq!(refused.status(), 401);
+        assert_eq!(json_of(refused).await["code"], "revoked");
+    }
+    assert_eq!(app.me(&globex_pat).await.status(), 200, "her tokens of other orgs stay");
+
+    let entries: Vec<_> = app.audit().into_iter().filter(|e| e.action == "personal_token.revoke").collect();
+    assert_eq!(entries.len(), 2);
+    for entry in &entries {
+        assert_eq!(entry.org_id.as_deref(), Some(acme.org.id.as_str()));
+        assert_eq!(entry.actor_user_id.as_deref(), Some(acme.owner.id.as_str()));
+        let details: serde_json::Value = serde_json::from_str(&entry.details).unwrap();
+        assert_eq!(details["reason"], "member_removed");
+    }
+    let listed = app.sign_in(&acme.owner).await.get(&personal_tokens_path(&acme)).await.text().await.unwrap();
+    assert!(row(&listed, "acme one").unwrap().contains("Revoked"));
+    // Back in the org, she starts afresh: the old tokens stay revoked and no longer count.
+    tessera::db::orgs::add_member(
+        &mut app.conn(),
+        &acme.org.id,
+        &acme.member.id,
+        tessera::auth::Role::Member,
+        app.now(),
+    )
+    .unwrap();
+    app.state.verifier.forget_all();
+    assert_eq!(app.me(&acme_one).await.status(), 401);
+    personal_token(&app, &carol, &acme, "acme one").await;
+}
+
+#[tokio::test]
+async fn me_with_a_personal_token_names_the_person_and_their_role_now() {
+    let app = spawn_app().await;
+    let acme = app.org("acme", Plan::Growth);
+    let pat = personal_token(&app, &app.sign_in(&acme.member).await, &acme, "carol cli").await;
+    let me = json_of(app.me(&pat).await).await;
+    assert_eq!(
+        me["user"],
+        json!({ "id": acme.member.id, "email": "member@acme.test", "name": "member", "role": "member" })
+    );
+    assert_eq!(me["is_api_token"], true);
+    let alice = app.sign_in(&acme.owner).await;
+    let role = format!("/orgs/acme/settings/members/{}/role", acme.member.id);
+    assert_eq!(alice.post(&role, &[("role", "admin")]).await.status(), 303);
+    assert_eq!(json_of(app.me(&pat).await).await["user"]["role"], "admin");
+
+    let (_, token) = app.token(&acme, TokenSpec::default());
+    assert_eq!(json_of(app.me(token.expose()).await).await["user"], serde_json::Value::Null);
+
+    let doc: serde_json::Value =
+        reqwest::get(app.url("/api/v1/openapi.json")).await.unwrap().json().await.unwrap();
+    let schema = &doc["components"]["schemas"]["UserInfo"];
+    let fields: Vec<&str> = schema["properties"].as_object().unwrap().keys().map(String::as_str).collect();
+    for field in ["id", "email", "name", "role"] {
+        assert!(fields.contains(&field), "{field} in {schema}");
+    }
 }

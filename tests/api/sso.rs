@@ -263,6 +263,14 @@ async fn unverified_emails_and_unknown_people_are_refused() {
     for entry in sso.app.audit() {
         assert!(!entry.details.contains("code="), "no codes in the audit log");
     }
+    // A refusal naming a known person is in the log of their org; one naming nobody is in none.
+    let failures: Vec<_> =
+        sso.app.audit().into_iter().filter(|e| e.action == "auth.sign_in_failed").collect();
+    let org_of = |email: &str| {
+        failures.iter().find(|e| e.target_label.as_deref() == Some(email)).map(|e| e.org_id.clone())
+    };
+    assert_eq!(org_of("mallory@example.com"), Some(Some(sso.acme.org.id.clone())));
+    assert_eq!(org_of("eve@example.com"), Some(None));
 }
 
 #[tokio::test]

@@ -151,7 +151,7 @@ fn record(
         target_label: Some(&actor.label),
         details,
     };
-    audit::record(conn, actor, event, now)
+    audit::record_for_person(conn, actor, event, actor.user_id.as_deref(), now)
 }
 
 #[cfg(test)]

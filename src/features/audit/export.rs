@@ -7,7 +7,7 @@ use actix_web::web::Bytes;
 use chrono::NaiveDateTime;
 
 use super::views::AuditRow;
-use crate::db::audit::{self, AuditFilter, Cursor, Window};
+use crate::db::audit::{self, AuditFilter, Cursor, Scope, Window};
 use crate::db::{self, DbPool};
 use crate::error::AppError;
 
@@ -46,18 +46,23 @@ fn finish(writer: csv::Writer<Vec<u8>>) -> Result<Bytes, AppError> {
     writer.into_inner().map(Bytes::from).map_err(|e| AppError::internal(format!("csv: {e}")))
 }
 
+/// The instance-wide log names each entry's org in a first column.
+const ORG_COLUMN: &str = "Organization";
+
 /// A byte-order mark (so spreadsheet programs read UTF-8) and the header row.
-pub fn header() -> Result<Bytes, AppError> {
+pub fn header(scope: &Scope) -> Result<Bytes, AppError> {
     let mut out = writer();
-    out.write_record(COLUMNS).map_err(|e| AppError::internal(format!("csv: {e}")))?;
+    let org = (*scope == Scope::Instance).then_some(ORG_COLUMN);
+    out.write_record(org.into_iter().chain(COLUMNS)).map_err(|e| AppError::internal(format!("csv: {e}")))?;
     let mut bytes = "\u{feff}".as_bytes().to_vec();
     bytes.extend_from_slice(&finish(out)?);
     Ok(Bytes::from(bytes))
 }
 
-pub fn rows(rows: &[AuditRow]) -> Result<Bytes, AppError> {
+pub fn rows(rows: &[AuditRow], scope: &Scope) -> Result<Bytes, AppError> {
     let mut out = writer();
     for row in rows {
+        let org = (*scope == Scope::Instance).then_some(row.org.as_str());
         let time = row.occurred_at.format("%Y-%m-%d %H:%M:%S").to_string();
         let details = row.details.join("; ");
         let cells = [
@@ -71,7 +76,7 @@ pub fn rows(rows: &[AuditRow]) -> Result<Bytes, AppError> {
             &row.user_agent,
             &details,
         ];
-        out.write_record(cells.iter().map(|cell| neutralise(cell).into_owned()))
+        out.write_record(org.into_iter().chain(cells).map(|cell| neutralise(cell).into_owned()))
             .map_err(|e| AppError::internal(format!("csv: {e}")))?;
     }
     finish(out)
@@ -92,7 +97,7 @@ impl Progress {
 /// The next chunk of rows as CSV, and where to go on from (None: done).
 pub async fn next_chunk(
     pool: &DbPool,
-    org_id: String,
+    scope: Scope,
     filter: AuditFilter,
     progress: Progress,
     now: NaiveDateTime,
@@ -102,7 +107,7 @@ pub async fn next_chunk(
         return Ok((Bytes::new(), None));
     }
     db::run(pool, move |conn| {
-        let slice = audit::search(conn, &org_id, &filter, &progress.window, limit)?;
+        let slice = audit::search(conn, &scope, &filter, &progress.window, limit)?;
         let written = progress.written + slice.records.len() as i64;
         let last = slice.records.last().map(|record| Cursor::of(&record.entry));
         let next = match last {
@@ -112,7 +117,7 @@ pub async fn next_chunk(
             _ => None,
         };
         let views: Vec<AuditRow> = slice.records.into_iter().map(|r| AuditRow::of(r, now)).collect();
-        Ok((rows(&views)?, next))
+        Ok((rows(&views, &scope)?, next))
     })
     .await
 }

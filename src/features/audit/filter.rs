@@ -31,8 +31,13 @@ enum End {
 impl FilterInput<'_> {
     /// Every bad field is reported, keyed by its name (`action`, `actor`, `credential`, `from`, `to`).
     pub fn parse(&self) -> Result<AuditFilter, FormErrors> {
+        self.parse_among(&ORG_ACTIONS)
+    }
+
+    /// As `parse`, with the actions of another log (the instance-wide one).
+    pub fn parse_among(&self, actions: &'static [&'static str]) -> Result<AuditFilter, FormErrors> {
         let mut errors = FormErrors::default();
-        let action = errors.take("action", parse_action(self.action)).flatten();
+        let action = errors.take("action", parse_action(self.action, actions)).flatten();
         let actor = errors.take("actor", parse_text(present(self.actor))).flatten();
         let credential = errors.take("credential", parse_credential(present(self.credential))).flatten();
         let from = errors.take("from", parse_time(present(self.from), End::From)).flatten();
@@ -62,9 +67,9 @@ fn present(raw: Option<&str>) -> Option<&str> {
 pub const CHOOSE_AN_ACTION: &str = "Choose one of the listed actions.";
 
 /// Exactly one of the known actions (as the form's select sends them); empty is any.
-fn parse_action(raw: Option<&str>) -> Result<Option<&'static str>, String> {
+fn parse_action(raw: Option<&str>, actions: &'static [&'static str]) -> Result<Option<&'static str>, String> {
     let Some(raw) = raw.filter(|value| !value.is_empty()) else { return Ok(None) };
-    ORG_ACTIONS
+    actions
         .iter()
         .find(|known| **known == raw)
         .map(|known| Some(*known))

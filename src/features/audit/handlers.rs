@@ -1,5 +1,6 @@
 //! Settings → Audit log and its CSV export. Every route answers 404 outside the org (the
 //! extractor) and 403 to members; owners, admins, auditors and platform operators read.
+//! `/operator/audit` is the same page over the whole instance, for platform operators only.
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -10,8 +11,8 @@ use super::export::{self, Progress, EXPORT_CAP};
 use super::filter::{parse_cursor, FilterInput};
 use super::path;
 use super::views::{AuditPage, AuditRow, FilterForm};
-use crate::auth::OrgMember;
-use crate::db::audit::{self, AuditFilter, Cursor, Window};
+use crate::auth::{OrgMember, SignedIn};
+use crate::db::audit::{self, AuditFilter, Cursor, Scope, Window, INSTANCE_ACTIONS, ORG_ACTIONS};
 use crate::db::{self, orgs, DbConnection};
 use crate::error::AppError;
 use crate::features::forms::FormErrors;
@@ -80,11 +81,17 @@ impl PageParams {
         query.finish()
     }
 
-    fn form(&self, errors: FormErrors, error: Option<String>) -> FilterForm {
+    fn form(
+        &self,
+        actions: &'static [&'static str],
+        errors: FormErrors,
+        error: Option<String>,
+    ) -> FilterForm {
         let echo = |value: &Option<String>| -> String {
             value.as_deref().unwrap_or_default().trim().chars().take(ECHO_CHARS).collect()
         };
         FilterForm {
+            actions,
             action: echo(&self.action),
             actor: echo(&self.actor),
             credential: echo(&self.credential),
@@ -115,6 +122,48 @@ fn require_read(member: &OrgMember) -> Result<(), AppError> {
     }
 }
 
+/// Which log a page reads, and how it is framed.
+struct Log {
+    scope: Scope,
+    actions: &'static [&'static str],
+    base_path: String,
+    chrome: Chrome,
+}
+
+impl Log {
+    fn of_org(member: &OrgMember) -> Result<Self, AppError> {
+        Ok(Self {
+            scope: Scope::Org(member.org.id.clone()),
+            actions: &ORG_ACTIONS,
+            base_path: path(&member.org.slug),
+            chrome: Chrome::of(member, "audit")?,
+        })
+    }
+
+    /// Anyone but a platform operator gets 404, as for any page that is not theirs.
+    async fn of_instance(state: &AppState, who: &SignedIn) -> Result<Self, AppError> {
+        if !who.user.is_operator {
+            return Err(AppError::NotFound);
+        }
+        let user_id = who.user.id.clone();
+        let memberships = db::run(&state.pool, move |conn| Ok(orgs::orgs_of(conn, &user_id)?)).await?;
+        let mut chrome = Chrome::for_account(who, &memberships, "operator")?;
+        chrome.org_name = "All organizations".into();
+        Ok(Self {
+            scope: Scope::Instance,
+            actions: &INSTANCE_ACTIONS,
+            base_path: INSTANCE_PATH.into(),
+            chrome,
+        })
+    }
+
+    fn filter(&self, params: &PageParams) -> Result<AuditFilter, FormErrors> {
+        params.input().parse_among(self.actions)
+    }
+}
+
+pub const INSTANCE_PATH: &str = "/operator/audit";
+
 pub async fn page(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -122,19 +171,37 @@ pub async fn page(
     params: web::Query<PageParams>,
 ) -> Result<HttpResponse, AppError> {
     require_read(&member)?;
-    let params = params.into_inner();
-    let base_path = path(&member.org.slug);
-    let org_id = member.org.id.clone();
-    let parsed = params.input().parse();
+    show(&req, &state, Log::of_org(&member)?, params.into_inner()).await
+}
+
+pub async fn instance_page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    who: SignedIn,
+    params: web::Query<PageParams>,
+) -> Result<HttpResponse, AppError> {
+    let log = Log::of_instance(&state, &who).await?;
+    show(&req, &state, log, params.into_inner()).await
+}
+
+async fn show(
+    req: &HttpRequest,
+    state: &AppState,
+    log: Log,
+    params: PageParams,
+) -> Result<HttpResponse, AppError> {
+    let Log { scope, actions, base_path, chrome } = log;
+    let instance = scope == Scope::Instance;
+    let parsed = params.input().parse_among(actions);
     let window = params.window();
     let (filter, window) = match (parsed, window) {
         (Ok(filter), Ok(window)) => (filter, window),
         (parsed, window) => {
             let errors = parsed.err().unwrap_or_default();
-            let people = db::run(&state.pool, move |conn| Ok(people_of(conn, &org_id)?)).await?;
+            let people = db::run(&state.pool, move |conn| Ok(people_of(conn, &scope)?)).await?;
             let page = AuditPage {
-                chrome: Chrome::of(&member, "audit")?,
-                form: params.form(errors, window.err()),
+                chrome,
+                form: params.form(actions, errors, window.err()),
                 rows: Vec::new(),
                 total: None,
                 newest_link: Some(base_path.clone()),
@@ -144,21 +211,22 @@ pub async fn page(
                 export_cap: None,
                 base_path,
                 people,
+                instance,
             };
-            return respond(&req, StatusCode::UNPROCESSABLE_ENTITY, &page);
+            return respond(req, StatusCode::UNPROCESSABLE_ENTITY, &page);
         }
     };
     let now = state.clock.now();
     let (slice, window, total, people) = db::run(&state.pool, move |conn| {
         let mut window = window;
-        let mut slice = audit::search(conn, &org_id, &filter, &window, PAGE_SIZE)?;
+        let mut slice = audit::search(conn, &scope, &filter, &window, PAGE_SIZE)?;
         if matches!(window, Window::After(_)) && !slice.more {
             // Back at the newest entries: show the first page, with its usual boundaries.
             window = Window::Newest;
-            slice = audit::search(conn, &org_id, &filter, &window, PAGE_SIZE)?;
+            slice = audit::search(conn, &scope, &filter, &window, PAGE_SIZE)?;
         }
-        let total = audit::count(conn, &org_id, &filter)?;
-        Ok((slice, window, total, people_of(conn, &org_id)?))
+        let total = audit::count(conn, &scope, &filter)?;
+        Ok((slice, window, total, people_of(conn, &scope)?))
     })
     .await?;
     let first = slice.records.first().map(|r| Cursor::of(&r.entry));
@@ -170,8 +238,8 @@ pub async fn page(
     };
     let link = |cursor: Option<(&str, &Cursor)>| with_query(&base_path, &params.query(cursor));
     let page = AuditPage {
-        chrome: Chrome::of(&member, "audit")?,
-        form: params.form(FormErrors::default(), None),
+        chrome,
+        form: params.form(actions, FormErrors::default(), None),
         newest_link: (!newest).then(|| link(None)),
         newer_link: first.as_ref().filter(|_| !newest).map(|c| link(Some(("after", c)))),
         older_link: last.as_ref().filter(|_| older).map(|c| link(Some(("before", c)))),
@@ -181,14 +249,21 @@ pub async fn page(
         rows: slice.records.into_iter().map(|r| AuditRow::of(r, now)).collect(),
         base_path,
         people,
+        instance,
     };
-    respond(&req, StatusCode::OK, &page)
+    respond(req, StatusCode::OK, &page)
 }
 
-/// The org's people by email, offered as actors.
-fn people_of(conn: &mut DbConnection, org_id: &str) -> diesel::QueryResult<Vec<String>> {
-    Ok(orgs::members_of(conn, org_id)?.into_iter().map(|m| m.user.email).collect())
+/// People offered as actors: the org's, or (instance-wide) the first of everyone's.
+fn people_of(conn: &mut DbConnection, scope: &Scope) -> diesel::QueryResult<Vec<String>> {
+    Ok(match scope {
+        Scope::Org(org_id) => orgs::members_of(conn, org_id)?.into_iter().map(|m| m.user.email).collect(),
+        Scope::Instance => orgs::all_users(conn)?.into_iter().take(PEOPLE_OFFERED).map(|u| u.email).collect(),
+    })
 }
+
+/// The instance-wide log's actor suggestions stop here; typing still filters on anyone.
+const PEOPLE_OFFERED: usize = 500;
 
 /// Every entry the filters match, newest first, as a CSV download.
 pub async fn export(
@@ -197,32 +272,51 @@ pub async fn export(
     params: web::Query<PageParams>,
 ) -> Result<HttpResponse, AppError> {
     require_read(&member)?;
-    let filter: AuditFilter = params.input().parse().map_err(|errors| {
+    let slug: String =
+        member.org.slug.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect();
+    download(&state, Log::of_org(&member)?, &params, &slug).await
+}
+
+pub async fn instance_export(
+    state: web::Data<AppState>,
+    who: SignedIn,
+    params: web::Query<PageParams>,
+) -> Result<HttpResponse, AppError> {
+    let log = Log::of_instance(&state, &who).await?;
+    download(&state, log, &params, "all").await
+}
+
+async fn download(
+    state: &AppState,
+    log: Log,
+    params: &PageParams,
+    label: &str,
+) -> Result<HttpResponse, AppError> {
+    let filter: AuditFilter = log.filter(params).map_err(|errors| {
         let why: Vec<String> =
             errors.fields().map(|(field, message)| format!("{field}: {message}")).collect();
         AppError::BadRequest(format!("The filters could not be read. {}", why.join(" ")))
     })?;
-    let (org_id, now) = (member.org.id.clone(), state.clock.now());
+    let (scope, now) = (log.scope, state.clock.now());
     let total = {
-        let (org_id, filter) = (org_id.clone(), filter.clone());
-        db::run(&state.pool, move |conn| Ok(audit::count(conn, &org_id, &filter)?)).await?
+        let (scope, filter) = (scope.clone(), filter.clone());
+        db::run(&state.pool, move |conn| Ok(audit::count(conn, &scope, &filter)?)).await?
     };
     let pool = state.pool.clone();
+    let header = export::header(&scope);
     let chunks = stream::unfold(Some(Progress::start()), move |progress| {
-        let (pool, org_id, filter) = (pool.clone(), org_id.clone(), filter.clone());
+        let (pool, scope, filter) = (pool.clone(), scope.clone(), filter.clone());
         async move {
             let progress = progress?;
-            Some(match export::next_chunk(&pool, org_id, filter, progress, now).await {
+            Some(match export::next_chunk(&pool, scope, filter, progress, now).await {
                 Ok((bytes, next)) => (Ok(bytes), next),
                 // The download fails visibly rather than ending early looking whole.
                 Err(e) => (Err(e), None),
             })
         }
     });
-    let body = stream::once(async { export::header() }).chain(chunks);
-    let slug: String =
-        member.org.slug.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect();
-    let filename = format!("tessera-audit-{slug}-{}.csv", now.format("%Y%m%d"));
+    let body = stream::once(async { header }).chain(chunks);
+    let filename = format!("tessera-audit-{label}-{}.csv", now.format("%Y%m%d"));
     let mut response = HttpResponse::Ok();
     response
         .content_type("text/csv; charset=utf-8")

@@ -4,7 +4,9 @@ use askama::Template;
 use chrono::NaiveDateTime;
 use serde_json::Value;
 
-use crate::db::audit::{AuditRecord, ORG_ACTIONS};
+use crate::db::audit::AuditRecord;
+#[cfg(test)]
+use crate::db::audit::ORG_ACTIONS;
 use crate::features::forms::FormErrors;
 use crate::views::{Chrome, Moment};
 
@@ -26,10 +28,14 @@ pub struct AuditPage {
     pub export_cap: Option<i64>,
     /// Emails of the org's people, offered as actors.
     pub people: Vec<String>,
+    /// The instance-wide log (platform operators): every org's entries, each with its org.
+    pub instance: bool,
 }
 
 /// The filter form as shown: what was asked, and why it could not be read.
 pub struct FilterForm {
+    /// The actions the log holds, for the select.
+    pub actions: &'static [&'static str],
     pub action: String,
     pub actor: String,
     pub credential: String,
@@ -44,7 +50,7 @@ impl FilterForm {
     /// (group, [(action, label, selected)]) for the action select.
     pub fn action_groups(&self) -> Vec<(&'static str, Vec<ActionOption>)> {
         let mut groups: Vec<(&'static str, Vec<ActionOption>)> = Vec::new();
-        for action in ORG_ACTIONS {
+        for action in self.actions.iter().copied() {
             let group = action_group(action);
             let option = (action, action_label(action), self.action == action);
             match groups.last_mut() {
@@ -71,6 +77,8 @@ pub type ActionOption = (&'static str, &'static str, bool);
 /// One entry, with every column the page and the CSV show.
 pub struct AuditRow {
     pub id: String,
+    /// The entry's org slug (instance-wide log only; empty for entries of no org).
+    pub org: String,
     pub when: Moment,
     pub occurred_at: NaiveDateTime,
     pub actor: String,
@@ -88,7 +96,7 @@ pub struct AuditRow {
 
 impl AuditRow {
     pub fn of(record: AuditRecord, now: NaiveDateTime) -> Self {
-        let AuditRecord { entry, via } = record;
+        let AuditRecord { entry, via, org_slug } = record;
         let (actor, via) = match via {
             Some(credential) => {
                 // The label of an entry made with a personal token names the token; the column
@@ -106,6 +114,7 @@ impl AuditRow {
         };
         let details: Value = serde_json::from_str(&entry.details).unwrap_or(Value::Null);
         Self {
+            org: org_slug.unwrap_or_default(),
             when: Moment::of(entry.occurred_at, now),
             occurred_at: entry.occurred_at,
             actor,
@@ -137,6 +146,8 @@ fn action_group(action: &str) -> &'static str {
         "api_key" => "API keys",
         "personal_token" => "Personal tokens",
         "member" => "Members",
+        "auth" => "Sign-in",
+        "user" | "resource_server" => "Platform",
         _ => "Organization",
     }
 }
@@ -159,6 +170,13 @@ pub fn action_label(action: &str) -> &'static str {
         "org.create" => "Organization created",
         "org.set_plan" => "Plan changed",
         "org.api_access" => "API access changed",
+        "auth.sign_in" => "Signed in",
+        "auth.sign_in_failed" => "Sign-in refused",
+        "auth.sign_out" => "Signed out",
+        "auth.sessions_ended" => "Signed out other sessions",
+        "user.make_operator" => "Made a platform operator",
+        "user.remove_operator" => "No longer a platform operator",
+        "resource_server.create" => "Resource server created",
         _ => "",
     }
 }
@@ -260,10 +278,11 @@ mod tests {
 
     #[test]
     fn every_known_action_has_a_label_and_a_group() {
-        for action in ORG_ACTIONS {
+        for action in crate::db::audit::INSTANCE_ACTIONS {
             assert!(!action_label(action).is_empty(), "{action}");
         }
         let form = FilterForm {
+            actions: &ORG_ACTIONS,
             action: "api_key.edit".into(),
             actor: String::new(),
             credential: String::new(),
@@ -273,7 +292,7 @@ mod tests {
             error: None,
         };
         let groups = form.action_groups();
-        assert_eq!(groups.len(), 5);
+        assert_eq!(groups.len(), 6);
         assert_eq!(groups.iter().map(|(_, options)| options.len()).sum::<usize>(), ORG_ACTIONS.len());
         assert!(groups[1].1.iter().any(|(action, _, selected)| *action == "api_key.edit" && *selected));
     }

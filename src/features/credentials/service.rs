@@ -111,7 +111,10 @@ pub async fn create(
     let catalog = &state.settings.catalog;
     let prefix_len = catalog.prefixes.get(kind).len();
     let plain = secret::generate(kind, &catalog.prefixes);
-    let cap = catalog.plans.cap(acting.org.plan(), acting.org.cap_override());
+    let cap = match kind {
+        CredentialKind::PersonalToken => catalog.personal_tokens_per_person,
+        _ => catalog.plans.cap(acting.org.plan(), acting.org.cap_override()),
+    };
     let now = state.clock.now();
     let details = serde_json::json!({
         "grants": valid.grants.iter().collect::<Vec<_>>(),
@@ -152,9 +155,21 @@ pub async fn create(
     .await?;
     Ok(match outcome {
         Ok(()) => Ok(Minted { id, name, secret: plain }),
+        Err(CreateRefusal::CapReached) if kind == CredentialKind::PersonalToken => Err(Refusal {
+            field: "form",
+            message: format!(
+                "You already have {cap} live personal access tokens, the most one person may have. \
+                 Revoke one to create another."
+            ),
+        }),
         Err(CreateRefusal::CapReached) => {
             Err(Refusal { field: "form", message: cap_refusal(acting.org.plan(), cap, plural(kind)) })
         }
+        // Only the person's own names: another person's token names never show through.
+        Err(CreateRefusal::NameTaken) if kind == CredentialKind::PersonalToken => Err(Refusal {
+            field: "name",
+            message: "You already have an active personal token with this name.".to_owned(),
+        }),
         Err(CreateRefusal::NameTaken) => Err(Refusal {
             field: "name",
             message: format!("An active {} with this name already exists.", noun(kind)),

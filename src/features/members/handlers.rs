@@ -168,13 +168,13 @@ pub async fn remove(
             refuse(&req, &state, &member, message).await
         }
         MemberChange::Changed { email, .. } | MemberChange::Unchanged { email } => {
-            // Their personal tokens for this org fail from the next request on.
+            // Their personal tokens for this org were revoked with the removal: none stays cached.
             state.verifier.forget_user(&user_id);
             if is_you {
                 return Ok(leave_for(&req, "/"));
             }
             let notice = format!(
-                "{email} was removed from {}. Their personal access tokens for it stopped working.",
+                "{email} was removed from {}. Their personal access tokens for it were revoked.",
                 member.org.name
             );
             done(&req, &state, &member, notice).await
