@@ -238,8 +238,7 @@ pub fn sign_out_everywhere(pool: &DbPool, clock: &dyn Clock, email: &str) -> Res
         let ended = crate::db::sessions::end_all(conn, &user.id).map_err(|e| e.to_string())?;
         let details = serde_json::json!({ "scope": "all", "sessions": ended });
         let event = user_event(&user, "auth.sessions_ended", details);
-        audit::record_for_person(conn, &operator(), event, Some(&user.id), now)
-            .map_err(|e| e.to_string())?;
+        audit::record_for_person(conn, &operator(), event, Some(&user.id), now).map_err(|e| e.to_string())?;
         Ok(format!("{} signed out of {ended} session(s)", user.email))
     })
 }
