@@ -40,7 +40,7 @@ use super::{introspect, manage, me};
         schemas(Collection, AuditAction, Body),
         responses(BadRequest, Unauthorized, Forbidden, NotFound, Conflict, Unprocessable, RateLimited),
     ),
-    modifiers(&BearerAuth, &RateHeaders),
+    modifiers(&BearerAuth, &RateHeaders, &UnsafeTextGuard),
     security(("bearer" = [])),
 )]
 pub struct ApiDoc;
@@ -161,6 +161,23 @@ impl Modify for RateHeaders {
                         }
                     }
                 }
+            }
+        }
+    }
+}
+
+/// Any address may be refused with 400 before its handler runs (`routing::refuse_unsafe_text`:
+/// control and bidi-override characters in the path or query), so every operation says so; the
+/// rule is written once here rather than on each route.
+struct UnsafeTextGuard;
+
+impl Modify for UnsafeTextGuard {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let bad_request = || RefOr::Ref(utoipa::openapi::Ref::from_response_name("BadRequest"));
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [&mut item.get, &mut item.post, &mut item.patch, &mut item.delete];
+            for operation in operations.into_iter().flatten() {
+                operation.responses.responses.entry("400".to_owned()).or_insert_with(bad_request);
             }
         }
     }
