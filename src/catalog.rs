@@ -8,6 +8,8 @@ use crate::credentials::{PlanCaps, Prefixes};
 
 const BUILT_IN: &str = include_str!("catalog.default.toml");
 const MAX_GRANT_NAME: usize = 64;
+/// Wrong passphrases per credential per minute when the catalog sets no other value.
+pub const DEFAULT_WRONG_PASSPHRASES_PER_MINUTE: u32 = 10;
 
 fn default_personal_tokens_per_person() -> u32 {
     10

@@ -12,7 +12,6 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use url::Url;
 
-use crate::auth::session::SessionLimits;
 use crate::catalog::Catalog;
 
 const MIN_SESSION_KEY_BYTES: usize = 64;
@@ -309,6 +308,13 @@ impl fmt::Debug for OidcSettings {
     }
 }
 
+/// How long a session lives: since its last request, and since sign-in whatever happens.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionLimits {
+    pub idle_seconds: i64,
+    pub absolute_seconds: i64,
+}
+
 /// Everything a server needs, checked.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -403,7 +409,7 @@ impl Settings {
     pub fn wrong_passphrase_limit(&self) -> u32 {
         self.catalog
             .wrong_passphrases_per_minute
-            .unwrap_or(crate::api::rate_limit::WRONG_PASSPHRASES_PER_MINUTE)
+            .unwrap_or(crate::catalog::DEFAULT_WRONG_PASSPHRASES_PER_MINUTE)
     }
 
     /// Requests per minute for a credential with no override of its own.

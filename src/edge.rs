@@ -13,7 +13,7 @@ use crate::api::error::ApiError;
 use crate::config::Settings;
 use crate::error::AppError;
 use crate::metrics::route_group;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Header bytes (names and values) a request may carry: nginx's default, far below the 128 KiB
 /// at which actix-http answers 431 itself, before the app and without our headers.
@@ -130,6 +130,31 @@ fn is_loopback_name(name: &str) -> bool {
     name.eq_ignore_ascii_case("localhost")
         || name == "[::1]"
         || name.parse::<Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Refuses, before any handler, a request whose path or query string holds text that
+/// `text::check` refuses (once percent-decoded): 400, as JSON on `/api`, as a page elsewhere.
+/// Path ids and query parameters of every route, present and future, pass through here.
+pub async fn refuse_unsafe_text(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    use crate::text::{check, percent_decoded, Lines};
+
+    let uri = req.uri();
+    let path_ok = check(&percent_decoded(uri.path()), Lines::Single).is_ok();
+    let query_ok = url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+        .all(|(key, value)| check(&key, Lines::Single).is_ok() && check(&value, Lines::Single).is_ok());
+    if path_ok && query_ok {
+        return Ok(next.call(req).await?.map_into_left_body());
+    }
+    let why = format!("The address holds a character that is not allowed. {}", crate::text::REFUSED);
+    let response = if uri.path().starts_with("/api/") {
+        ApiError::bad_request(why).error_response()
+    } else {
+        AppError::BadRequest(why).error_response()
+    };
+    Ok(req.into_response(response).map_into_right_body())
 }
 
 #[cfg(test)]

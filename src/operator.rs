@@ -5,12 +5,12 @@ use std::fmt;
 
 use diesel::Connection;
 
-use crate::auth::Role;
 use crate::clock::Clock;
 use crate::credentials::Plan;
 use crate::db::audit::{self, Actor, AuditEvent};
 use crate::db::orgs::{self, Org, User};
 use crate::db::{new_id, DbConnection, DbPool};
+use crate::domain::Role;
 use crate::email::EmailAddress;
 
 const MAX_ORG_NAME: usize = 100;

@@ -4,7 +4,6 @@
 use chrono::{NaiveDateTime, TimeDelta};
 use diesel::Connection;
 
-use crate::auth::Role;
 use crate::catalog::Catalog;
 use crate::clock::Clock;
 use crate::credentials::{secret, CredentialKind, Grants, Plan};
@@ -13,6 +12,7 @@ use crate::db::credentials::{self as repo, NewCredential};
 use crate::db::orgs::{self, Org, User};
 use crate::db::usage::{self, PendingUsage};
 use crate::db::{new_id, DbConnection, DbPool};
+use crate::domain::Role;
 
 pub const DEMO_ORG: &str = "acme";
 

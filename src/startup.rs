@@ -8,40 +8,26 @@ use actix_session::config::{CookieContentSecurity, PersistentSession};
 use actix_session::SessionMiddleware;
 use actix_web::cookie::{Key, SameSite};
 use actix_web::dev::Server;
-use actix_web::http::header;
 use actix_web::middleware::{from_fn, DefaultHeaders};
-use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer, ResponseError};
+use actix_web::{web, App, HttpServer};
 use tracing_actix_web::TracingLogger;
 
 use crate::api::introspect::ResourceServers;
 use crate::api::rate_limit::RateLimits;
 use crate::api::usage::UsageRecorder;
 use crate::api::verifier::Verifier;
-use crate::auth::oidc::Oidc;
 use crate::auth::session_store::DatabaseSessionStore;
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::db::{self, DbPool};
-use crate::error::AppError;
 use crate::metrics::Metrics;
+use crate::oidc::Oidc;
+pub use crate::state::AppState;
 use crate::{edge, features};
 
 pub const SESSION_COOKIE: &str = "tessera_session";
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
     connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
-
-pub struct AppState {
-    pub pool: DbPool,
-    pub settings: Arc<Settings>,
-    pub clock: SharedClock,
-    pub verifier: Verifier,
-    pub usage: UsageRecorder,
-    pub limits: RateLimits,
-    pub servers: ResourceServers,
-    /// Single sign-on, when an OpenID provider is configured.
-    pub oidc: Option<Oidc>,
-    pub metrics: Metrics,
-}
 
 /// Usage reaches the database at most this far apart.
 const USAGE_FLUSH_EVERY: Duration = Duration::from_secs(2);
@@ -176,7 +162,7 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, Stri
     let server = HttpServer::new(move || {
         App::new()
             .wrap(session_middleware(store.clone(), key.clone(), secure, idle))
-            .wrap(from_fn(crate::routing::refuse_unsafe_text))
+            .wrap(from_fn(edge::refuse_unsafe_text))
             .wrap(from_fn(edge::check))
             .wrap(security_headers(secure))
             .wrap(from_fn(edge::count))
@@ -227,41 +213,5 @@ fn security_headers(https: bool) -> DefaultHeaders {
         headers.add(("Strict-Transport-Security", "max-age=31536000"))
     } else {
         headers
-    }
-}
-
-pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().content_type("text/plain").body("ok")
-}
-
-/// Prometheus text (SPEC §6). Open like `/healthz` unless `TESSERA_METRICS_TOKEN` is set; then
-/// only a scraper presenting it as a bearer token is answered.
-pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    if let Some(token) = &state.settings.metrics_token {
-        let presented = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        if !presented.is_some_and(|p| token.matches(p.trim())) {
-            return HttpResponse::Unauthorized()
-                .insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"tessera-metrics\""))
-                .content_type("text/plain")
-                .body("A bearer token is required.");
-        }
-    }
-    match state.metrics.render(&state.pool) {
-        Ok(text) => HttpResponse::Ok()
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .content_type(crate::metrics::CONTENT_TYPE)
-            .body(text),
-        Err(e) => AppError::internal(e).error_response(),
-    }
-}
-
-pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    match db::run(&state.pool, |conn| Ok(db::ping(conn)?)).await {
-        Ok(()) => HttpResponse::Ok().content_type("text/plain").body("ready"),
-        Err(_) => HttpResponse::ServiceUnavailable().content_type("text/plain").body("database unreachable"),
     }
 }

@@ -2,7 +2,7 @@
 //! embedding, override or isolate characters. PostgreSQL refuses a NUL in text (so it would
 //! surface as an internal error), and the others make a name or a log line read otherwise than
 //! it is stored. Every parse type of a text field calls `check`; path segments and query strings
-//! are checked by `routing::refuse_unsafe_text` before any handler.
+//! are checked by `edge::refuse_unsafe_text` before any handler.
 
 /// Whether a text may span lines (a description) or not (a name, a path segment).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

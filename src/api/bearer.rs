@@ -13,7 +13,7 @@ use super::rate_limit::FAILED_AUTH_PER_MINUTE;
 use super::verifier::{audit_lockout, Known, Lockout, Outcome, Rejection};
 use crate::auth::{state, RequestMeta};
 use crate::db::audit::Actor;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub const PASSPHRASE_HEADER: &str = "X-Tessera-Passphrase";
 const MAX_HEADER_CHARS: usize = 512;

@@ -21,7 +21,7 @@ use crate::credentials::{secret, CredentialKind, SecretHash};
 use crate::db::resource_servers::{self, ResourceServer};
 use crate::db::{self, DbPool};
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub const INTROSPECT_PERMISSION: &str = "introspect";
 

@@ -25,7 +25,7 @@ use crate::features::credentials::service::{self, Acting, Refusal, Rotated};
 use crate::features::credentials::tab::{Tab, API_KEYS, TOKENS};
 use crate::features::forms::FormErrors;
 use crate::features::personal_tokens;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The caller as someone acting in the org of the path: only a personal access token can be,
 /// and only in the org it is bound to.

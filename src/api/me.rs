@@ -7,7 +7,7 @@ use super::bearer::ApiCaller;
 use super::error::ApiError;
 use super::openapi::{RateLimited, Unauthorized};
 use crate::db::{self, orgs};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(Serialize, ToSchema)]
 pub struct Me {
@@ -98,7 +98,7 @@ pub struct BaselineParams {
 /// The benchmarks' baseline: the same stack and a JSON body of the asked size, no credential.
 /// Only routed when the server was started with `--bench-baseline`.
 pub async fn baseline(
-    state: actix_web::web::Data<crate::startup::AppState>,
+    state: actix_web::web::Data<crate::state::AppState>,
     params: actix_web::web::Query<BaselineParams>,
 ) -> actix_web::HttpResponse {
     if !state.settings.bench_baseline {

@@ -166,7 +166,7 @@ impl Modify for RateHeaders {
     }
 }
 
-/// Any address may be refused with 400 before its handler runs (`routing::refuse_unsafe_text`:
+/// Any address may be refused with 400 before its handler runs (`edge::refuse_unsafe_text`:
 /// control and bidi-override characters in the path or query), so every operation says so; the
 /// rule is written once here rather than on each route.
 struct UnsafeTextGuard;

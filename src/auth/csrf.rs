@@ -10,7 +10,7 @@ use subtle::ConstantTimeEq;
 
 use super::session::TypedSession;
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub const CSRF_HEADER: &str = "X-CSRF-Token";
 pub const CSRF_FIELD: &str = "csrf_token";

@@ -12,8 +12,8 @@ use crate::db;
 use crate::db::audit::{self, Actor, AuditEvent};
 use crate::db::orgs::{self, User};
 use crate::error::AppError;
-use crate::startup::AppState;
-use crate::views::render;
+use crate::html::render;
+use crate::state::AppState;
 
 #[derive(Template)]
 #[template(path = "auth/sign_in.html")]

@@ -1,11 +1,8 @@
 //! Who is asking: sessions, CSRF, and the extractors that load the signed-in user and their
 //! role in the org named by the path.
 
-mod access;
 pub mod csrf;
 pub mod dev_login;
-pub mod oidc;
-mod role;
 pub mod session;
 pub mod session_store;
 pub mod sso;
@@ -15,15 +12,14 @@ use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 
-pub use access::Access;
-pub use role::Role;
+pub use crate::domain::{Access, Role};
 pub use session::TypedSession;
 
 use crate::db;
 use crate::db::audit::Actor;
 use crate::db::orgs::{self, Org, User};
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 const MAX_USER_AGENT: usize = 512;
 

@@ -6,7 +6,9 @@ use rand::TryRngCore;
 use std::future::{ready, Ready};
 
 use super::RequestMeta;
+pub use crate::config::SessionLimits;
 use crate::error::AppError;
+use crate::oidc::PendingSignIn;
 
 /// The session's keys; the store reads the first six into columns of the session's row.
 pub(super) mod keys {
@@ -20,23 +22,6 @@ pub(super) mod keys {
     pub const OIDC_PENDING: &str = "oidc_pending";
 }
 use keys::*;
-
-/// A sign-in started at the identity provider and not finished yet: what the callback must match.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
-pub struct PendingSignIn {
-    pub state: String,
-    pub nonce: String,
-    pub pkce_verifier: String,
-    /// Unix seconds.
-    pub started_at: i64,
-}
-
-/// How long a session lives: since its last request, and since sign-in whatever happens.
-#[derive(Debug, Clone, Copy)]
-pub struct SessionLimits {
-    pub idle_seconds: i64,
-    pub absolute_seconds: i64,
-}
 
 /// `last_seen_at` is rewritten at most this often, so that not every request re-sends the cookie.
 const LAST_SEEN_RESOLUTION_SECONDS: i64 = 60;

@@ -9,14 +9,14 @@ use chrono::NaiveDateTime;
 use diesel::Connection;
 
 use super::dev_login::{record_sign_in, see_other};
-use super::oidc::{Callback, SignInFailure, VerifiedIdentity};
 use super::session::TypedSession;
 use super::RequestMeta;
 use crate::db::audit::{self, Actor, AuditEvent};
 use crate::db::orgs::{self, User};
 use crate::db::{self, DbConnection};
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::oidc::{Callback, SignInFailure, VerifiedIdentity};
+use crate::state::AppState;
 
 #[derive(Template)]
 #[template(path = "auth/sign_in_failed.html")]

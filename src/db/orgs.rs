@@ -4,8 +4,8 @@ use diesel::prelude::*;
 use super::audit::{self, Actor, AuditEvent};
 use super::schema::{memberships, organizations, users};
 use super::{lower, new_id, DbConnection};
-use crate::auth::Role;
 use crate::credentials::Plan;
+use crate::domain::Role;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = organizations)]

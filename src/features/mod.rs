@@ -8,15 +8,16 @@ pub mod forms;
 pub mod members;
 pub mod operator;
 pub mod personal_tokens;
+pub mod probes;
 pub mod usage;
 
 use actix_web::web;
 
 use crate::auth::{dev_login, sso};
-use crate::startup::{healthz, metrics, readyz};
 use audit::handlers as audit_log;
 use credentials::handlers as creds;
 use members::handlers as membership;
+use probes::{healthz, metrics, readyz};
 use usage::handlers as usage_pages;
 
 crate::routing::route_table! {

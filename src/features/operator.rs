@@ -7,7 +7,7 @@ use askama::Template;
 use crate::auth::SignedIn;
 use crate::db::{self, orgs};
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::views::{render, Chrome};
 
 pub struct OrgRow {

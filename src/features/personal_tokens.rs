@@ -15,7 +15,7 @@ use crate::db::{self, orgs};
 use crate::error::AppError;
 use crate::features::credentials::listing::ListParams;
 use crate::features::credentials::service::{self, Acting};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::views::{is_htmx, render_with, Chrome, Moment};
 
 pub fn path(org_slug: &str) -> String {

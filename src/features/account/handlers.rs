@@ -18,7 +18,7 @@ use crate::error::AppError;
 use crate::features::credentials::forms::ValidCreate;
 use crate::features::credentials::service::{self, Acting};
 use crate::features::forms::FormErrors;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::views::{render_with, Chrome, Moment};
 
 const PATH: &str = "/account/tokens";

@@ -11,7 +11,7 @@ use crate::db::audit::{self, AuditEvent};
 use crate::db::sessions::{self, SessionSummary};
 use crate::db::{self, orgs};
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::views::{render, Chrome, Moment};
 
 const PATH: &str = "/account/sessions";

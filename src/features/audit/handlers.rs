@@ -16,7 +16,7 @@ use crate::db::audit::{self, AuditFilter, Cursor, Scope, Window, INSTANCE_ACTION
 use crate::db::{self, orgs, DbConnection};
 use crate::error::AppError;
 use crate::features::forms::FormErrors;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::views::{is_htmx, render_with, Chrome};
 
 /// Entries on a page.

@@ -17,7 +17,7 @@ use crate::db;
 use crate::db::credentials::{CredentialRow, RevokeOutcome};
 use crate::error::AppError;
 use crate::features::forms::FormErrors;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::views::{is_htmx, render, render_with, Chrome};
 
 type TabPath = web::Path<(String, String)>;

@@ -15,7 +15,7 @@ use crate::db::credentials::{
 use crate::db::orgs::Org;
 use crate::db::{self, new_id};
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Someone acting in an org: from a session (a member, or an operator looking in) or from a
 /// personal access token (always a member).

@@ -14,7 +14,7 @@ use crate::db::orgs::{self, AddMember, MemberChange};
 use crate::db::{self};
 use crate::error::AppError;
 use crate::features::forms::FormErrors;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::views::{is_htmx, render_with, Chrome};
 
 type MemberPath = web::Path<(String, String)>;

@@ -19,7 +19,7 @@ use crate::db::{self, orgs, usage, DbConnection};
 use crate::error::AppError;
 use crate::features::credentials::forms::Grace;
 use crate::features::credentials::service::Acting;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::views::{render, Chrome, Moment};
 
 type ItemPath = web::Path<(String, String, String)>;

@@ -16,7 +16,6 @@ use openidconnect::{
 };
 use subtle::ConstantTimeEq;
 
-use super::session::PendingSignIn;
 use crate::config::OidcSettings;
 
 type DiscoveredClient = CoreClient<
@@ -121,6 +120,16 @@ pub struct VerifiedIdentity {
     pub email: Option<String>,
     pub email_verified: bool,
     pub name: Option<String>,
+}
+
+/// A sign-in started at the identity provider and not finished yet: what the callback must match.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct PendingSignIn {
+    pub state: String,
+    pub nonce: String,
+    pub pkce_verifier: String,
+    /// Unix seconds.
+    pub started_at: i64,
 }
 
 pub struct Oidc {

@@ -1,0 +1,8 @@
+//! Who may do what, as plain types with no HTTP and no database: a person's role in an org, and
+//! `Access`, the one place every permission question is answered.
+
+mod access;
+mod role;
+
+pub use access::Access;
+pub use role::Role;
