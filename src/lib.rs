@@ -24,6 +24,7 @@ pub mod oidc;
 pub mod operator;
 pub mod routing;
 pub mod seed;
+pub mod service;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

@@ -4,7 +4,6 @@ pub mod account;
 pub mod assets;
 pub mod audit;
 pub mod credentials;
-pub mod forms;
 pub mod members;
 pub mod operator;
 pub mod personal_tokens;

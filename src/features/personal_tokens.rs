@@ -10,11 +10,10 @@ use crate::auth::csrf::{TokenOnly, Verified};
 use crate::auth::dev_login::see_other;
 use crate::auth::{Access, OrgMember};
 use crate::credentials::{CredentialKind, Status, StatusFilter};
-use crate::db::credentials::{self as repo, CredentialRow, ListQuery, RevokeOutcome, PAGE_SIZE};
-use crate::db::{self, orgs};
+use crate::db::credentials::{RevokeOutcome, PAGE_SIZE};
 use crate::error::AppError;
 use crate::features::credentials::listing::ListParams;
-use crate::features::credentials::service::{self, Acting};
+use crate::service::credentials::{self as service, Acting};
 use crate::state::AppState;
 use crate::views::{is_htmx, render_with, Chrome, Moment};
 
@@ -30,42 +29,6 @@ pub fn may_read(access: Access) -> bool {
 /// Whether the console shows the Personal tokens tab to this viewer.
 pub fn tab_visible(access: &Option<Access>) -> bool {
     access.is_some_and(may_read)
-}
-
-/// One page of the org's personal tokens, newest first, each with its person's email, and the
-/// number matching the filter.
-pub async fn of_org(
-    state: &AppState,
-    org_id: &str,
-    params: &ListParams,
-) -> Result<(Vec<(CredentialRow, String)>, i64), AppError> {
-    let (org_id, now) = (org_id.to_owned(), state.clock.now());
-    let (filter, search, page) = (params.filter(), params.search(), params.page());
-    db::run(&state.pool, move |conn| {
-        let query = ListQuery {
-            org_id: &org_id,
-            kind: CredentialKind::PersonalToken,
-            filter,
-            search: (!search.is_empty()).then_some(search.as_str()),
-            page,
-        };
-        let (rows, total) = repo::list(conn, &query, now)?;
-        let owners: Vec<String> = rows.iter().filter_map(|r| r.owner_user_id.clone()).collect();
-        let emails = orgs::emails_of(conn, &owners)?;
-        let email_of = |row: &CredentialRow| {
-            let owner = row.owner_user_id.as_deref().unwrap_or_default();
-            emails.iter().find(|(id, _)| id == owner).map(|(_, email)| email.clone()).unwrap_or_default()
-        };
-        let rows = rows
-            .into_iter()
-            .map(|row| {
-                let email = email_of(&row);
-                (row, email)
-            })
-            .collect();
-        Ok((rows, total))
-    })
-    .await
 }
 
 pub struct TokenRow {
@@ -120,7 +83,7 @@ async fn build(
     params: &ListParams,
     notice: Option<String>,
 ) -> Result<PersonalTokensPage, AppError> {
-    let (rows, total) = of_org(state, &member.org.id, params).await?;
+    let (rows, total) = crate::service::list::org_personal_tokens(state, &member.org.id, params).await?;
     let now = state.clock.now();
     let base_path = path(&member.org.slug);
     let (filter, page) = (params.filter(), params.page());

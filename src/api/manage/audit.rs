@@ -10,7 +10,7 @@ use crate::api::me::rfc3339;
 use crate::api::openapi::{AuditAction, BadRequest, Forbidden, NotFound, RateLimited, Unauthorized};
 use crate::db;
 use crate::db::audit::{self as audit_log, AuditFilter, Cursor, Window};
-use crate::features::audit::filter::{parse_cursor, FilterInput, CHOOSE_AN_ACTION};
+use crate::service::audit_filter::{parse_cursor, FilterInput, CHOOSE_AN_ACTION};
 use crate::state::AppState;
 
 use super::{acting, OrgPath};

@@ -14,11 +14,11 @@ use crate::api::openapi::{
 use crate::credentials::{CredentialKind, Status};
 use crate::db;
 use crate::db::credentials::{self as repo, CredentialRow};
-use crate::features::credentials::forms::{CreateForm, EditForm, Grace};
-use crate::features::credentials::listing::ListParams;
-use crate::features::credentials::service::{self, Acting, Refusal, Rotated};
-use crate::features::credentials::tab::{Tab, API_KEYS, TOKENS};
-use crate::features::forms::FormErrors;
+use crate::service::credentials::{self as service, Acting, Refusal, Rotated};
+use crate::service::fields::FormErrors;
+use crate::service::inputs::{CreateInput, EditInput, Grace};
+use crate::service::list::ListParams;
+use crate::service::tab::{Tab, API_KEYS, TOKENS};
 use crate::state::AppState;
 
 use super::{acting, revoked, CollectionPath, ItemPath, Revoked};
@@ -211,8 +211,7 @@ async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let tab = tab_of(kind);
     acting.require_mint(kind)?;
-    let form = CreateForm {
-        csrf_token: String::new(),
+    let input = CreateInput {
         name: body.name,
         description: body.description,
         scopes: body.scopes,
@@ -220,9 +219,9 @@ async fn create(
         passphrase: body.passphrase,
         expiry: body.expiry.unwrap_or_else(|| tab.default_expiry.to_owned()),
         expires_on: body.expires_on,
-        active: body.active.then(|| "on".to_owned()),
+        active: body.active,
     };
-    let valid = form
+    let valid = input
         .parse(tab, &state.settings.catalog, state.clock.now(), acting.org.max_lifetime_days())
         .map_err(|e| unprocessable(&e))?;
     match service::create(state, acting, kind, valid).await? {
@@ -438,8 +437,7 @@ pub async fn edit_key(
     acting.require_manage()?;
     let row = service::find(&state, &acting, kind, &path.2).await?;
     let body = body.into_inner();
-    let form = EditForm {
-        csrf_token: String::new(),
+    let input = EditInput {
         name: body.name.unwrap_or_else(|| row.name.clone()),
         description: body.description.unwrap_or_else(|| row.description.clone().unwrap_or_default()),
         permissions: body
@@ -447,10 +445,10 @@ pub async fn edit_key(
             .unwrap_or_else(|| row.grants.split_whitespace().map(str::to_owned).collect()),
         expiry: body.expiry.unwrap_or_else(|| "keep".to_owned()),
         expires_on: body.expires_on,
-        active: body.active.unwrap_or(row.active).then(|| "on".to_owned()),
+        active: body.active.unwrap_or(row.active),
     };
     let now = state.clock.now();
-    let valid = form
+    let valid = input
         .parse(&state.settings.catalog, row.expires_at, now, acting.org.max_lifetime_days())
         .map_err(|e| unprocessable(&e))?;
     service::edit(&state, &acting, kind, &row.id, valid).await?.map_err(refused)?;

@@ -19,7 +19,7 @@ use crate::auth::{Access, Role};
 use crate::credentials::CredentialKind;
 use crate::db::credentials::RevokeOutcome;
 use crate::db::{self, orgs};
-use crate::features::credentials::service::Acting;
+use crate::service::credentials::Acting;
 use crate::state::AppState;
 
 /// The caller as someone acting in the org of the path: only a personal access token can be,

@@ -10,9 +10,8 @@ use crate::api::openapi::{BadRequest, Forbidden, NotFound, RateLimited, Unauthor
 use crate::credentials::CredentialKind;
 use crate::db;
 use crate::db::credentials as repo;
-use crate::features::credentials::listing::ListParams;
-use crate::features::credentials::service;
-use crate::features::personal_tokens;
+use crate::service::credentials as service;
+use crate::service::list::ListParams;
 use crate::state::AppState;
 
 use super::credentials::CredentialJson;
@@ -84,7 +83,7 @@ pub async fn org_personal_tokens(
     let acting = acting(&state, &caller, &path).await?;
     // Listing them is for those who may revoke them.
     acting.require_manage()?;
-    let (rows, total) = personal_tokens::of_org(&state, &acting.org.id, &params).await?;
+    let (rows, total) = crate::service::list::org_personal_tokens(&state, &acting.org.id, &params).await?;
     let now = state.clock.now();
     let items = rows
         .into_iter()

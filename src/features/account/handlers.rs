@@ -15,9 +15,9 @@ use crate::db::credentials::{self as repo, RevokeOutcome};
 use crate::db::orgs::{self, Org};
 use crate::db::{self};
 use crate::error::AppError;
-use crate::features::credentials::forms::ValidCreate;
-use crate::features::credentials::service::{self, Acting};
-use crate::features::forms::FormErrors;
+use crate::service::credentials::{self as service, Acting};
+use crate::service::fields::FormErrors;
+use crate::service::inputs::ValidCreate;
 use crate::state::AppState;
 use crate::views::{render_with, Chrome, Moment};
 

@@ -8,14 +8,14 @@ use futures_util::stream::{self, StreamExt};
 use serde::Deserialize;
 
 use super::export::{self, Progress, EXPORT_CAP};
-use super::filter::{parse_cursor, FilterInput};
 use super::path;
 use super::views::{AuditPage, AuditRow, FilterForm};
 use crate::auth::{OrgMember, SignedIn};
 use crate::db::audit::{self, AuditFilter, Cursor, Scope, Window, INSTANCE_ACTIONS, ORG_ACTIONS};
 use crate::db::{self, orgs, DbConnection};
 use crate::error::AppError;
-use crate::features::forms::FormErrors;
+use crate::service::audit_filter::{parse_cursor, FilterInput};
+use crate::service::fields::FormErrors;
 use crate::state::AppState;
 use crate::views::{is_htmx, render_with, Chrome};
 

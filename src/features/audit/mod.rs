@@ -2,7 +2,6 @@
 //! cursor) and exported as CSV, for owners, admins, auditors and platform operators.
 
 pub mod export;
-pub mod filter;
 pub mod handlers;
 pub mod views;
 

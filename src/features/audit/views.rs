@@ -7,7 +7,7 @@ use serde_json::Value;
 use crate::db::audit::AuditRecord;
 #[cfg(test)]
 use crate::db::audit::ORG_ACTIONS;
-use crate::features::forms::FormErrors;
+use crate::service::fields::FormErrors;
 use crate::views::{Chrome, Moment};
 
 const USER_AGENT_SHOWN: usize = 60;

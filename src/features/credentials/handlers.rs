@@ -4,11 +4,9 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::forms::{CreateForm, EditForm, Grace, RotateForm};
+use super::forms::{CreateForm, EditForm, RotateForm};
 use super::listing::{CredentialList, ListParams};
-use super::service::{self, Acting, Rotated};
 use super::setup::SetupCard;
-use super::tab::Tab;
 use super::views::{CredentialPage, EditPage, FormView, Revealed};
 use crate::auth::csrf::{TokenOnly, Verified};
 use crate::auth::dev_login::see_other;
@@ -16,7 +14,10 @@ use crate::auth::OrgMember;
 use crate::db;
 use crate::db::credentials::{CredentialRow, RevokeOutcome};
 use crate::error::AppError;
-use crate::features::forms::FormErrors;
+use crate::service::credentials::{self as service, Acting, Rotated};
+use crate::service::fields::FormErrors;
+use crate::service::inputs::Grace;
+use crate::service::tab::Tab;
 use crate::state::AppState;
 use crate::views::{is_htmx, render, render_with, Chrome};
 
@@ -63,11 +64,15 @@ pub async fn create(
     let tab = tab(&path.1)?;
     let acting = Acting::from(&member);
     acting.require_mint(tab.kind)?;
-    let valid =
-        match form.parse(tab, &state.settings.catalog, state.clock.now(), member.org.max_lifetime_days()) {
-            Ok(valid) => valid,
-            Err(errors) => return refuse(&req, &state, &member, tab, &form, errors).await,
-        };
+    let valid = match form.input().parse(
+        tab,
+        &state.settings.catalog,
+        state.clock.now(),
+        member.org.max_lifetime_days(),
+    ) {
+        Ok(valid) => valid,
+        Err(errors) => return refuse(&req, &state, &member, tab, &form, errors).await,
+    };
     match service::create(&state, &acting, tab.kind, valid).await? {
         Ok(minted) => {
             let revealed =
@@ -154,7 +159,8 @@ pub async fn edit(
     acting.require_manage()?;
     let row = service::find(&state, &acting, tab.kind, &path.2).await?;
     let catalog = &state.settings.catalog;
-    let parsed = form.parse(catalog, row.expires_at, state.clock.now(), member.org.max_lifetime_days());
+    let parsed =
+        form.input().parse(catalog, row.expires_at, state.clock.now(), member.org.max_lifetime_days());
     let errors = match parsed {
         Err(errors) => errors,
         Ok(valid) => match service::edit(&state, &acting, tab.kind, &row.id, valid).await? {

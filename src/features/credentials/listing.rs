@@ -4,39 +4,12 @@
 use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
-use serde::Deserialize;
 
 use crate::credentials::{CredentialKind, Grants, Status, StatusFilter};
 use crate::db::credentials::{self as repo, CredentialRow, ListQuery, PAGE_SIZE};
 use crate::db::{orgs, DbConnection};
+pub use crate::service::list::ListParams;
 use crate::views::Moment;
-
-const MAX_SEARCH_CHARS: usize = 100;
-const MAX_PAGE: i64 = 100_000;
-
-#[derive(Debug, Default, Deserialize)]
-pub struct ListParams {
-    pub status: Option<String>,
-    pub q: Option<String>,
-    pub page: Option<i64>,
-}
-
-impl ListParams {
-    pub fn filter(&self) -> StatusFilter {
-        StatusFilter::parse(self.status.as_deref())
-    }
-
-    /// Control characters are dropped: no name holds one, and PostgreSQL refuses a NUL outright.
-    pub fn search(&self) -> String {
-        let q = self.q.as_deref().unwrap_or_default();
-        q.chars().filter(|c| !c.is_control()).take(MAX_SEARCH_CHARS).collect::<String>().trim().to_owned()
-    }
-
-    /// Zero-based page.
-    pub fn page(&self) -> i64 {
-        self.page.unwrap_or(1).clamp(1, MAX_PAGE) - 1
-    }
-}
 
 /// One credential as a list row.
 pub struct CredentialView {

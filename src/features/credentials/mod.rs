@@ -3,7 +3,5 @@
 pub mod forms;
 pub mod handlers;
 pub mod listing;
-pub mod service;
 pub mod setup;
-pub mod tab;
 pub mod views;

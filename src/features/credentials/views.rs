@@ -1,13 +1,14 @@
 use askama::Template;
 use chrono::NaiveDateTime;
 
-use super::forms::{CreateForm, EditForm, Grace};
+use super::forms::{CreateForm, EditForm};
 use super::listing::CredentialList;
 use super::setup::SetupCard;
-use super::tab::Tab;
 use crate::catalog::Catalog;
 use crate::db::credentials::CredentialRow;
-use crate::features::forms::FormErrors;
+use crate::service::fields::FormErrors;
+use crate::service::inputs::Grace;
+use crate::service::tab::Tab;
 use crate::views::Chrome;
 
 #[derive(Template)]

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use crate::auth::csrf::CsrfForm;
 use crate::auth::Role;
 use crate::email::EmailAddress;
-use crate::features::forms::FormErrors;
+use crate::service::fields::FormErrors;
 
 pub const CHOOSE_A_ROLE: &str = "Choose a role: owner, admin, member or auditor.";
 

@@ -13,7 +13,7 @@ use crate::auth::{OrgMember, Role};
 use crate::db::orgs::{self, AddMember, MemberChange};
 use crate::db::{self};
 use crate::error::AppError;
-use crate::features::forms::FormErrors;
+use crate::service::fields::FormErrors;
 use crate::state::AppState;
 use crate::views::{is_htmx, render_with, Chrome};
 

@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use super::forms::AddForm;
 use crate::auth::Role;
 use crate::db::orgs::MemberRow;
-use crate::features::forms::FormErrors;
+use crate::service::fields::FormErrors;
 use crate::views::{Chrome, Moment};
 
 #[derive(Template)]

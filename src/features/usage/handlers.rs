@@ -17,8 +17,8 @@ use crate::credentials::EXPIRING_SOON_DAYS;
 use crate::db::credentials::{self as repo, CredentialRow};
 use crate::db::{self, orgs, usage, DbConnection};
 use crate::error::AppError;
-use crate::features::credentials::forms::Grace;
-use crate::features::credentials::service::Acting;
+use crate::service::credentials::Acting;
+use crate::service::inputs::Grace;
 use crate::state::AppState;
 use crate::views::{render, Chrome, Moment};
 

@@ -16,7 +16,7 @@ use chrono::NaiveDateTime;
 use crate::auth::Access;
 use crate::credentials::{CredentialKind, Status};
 use crate::db::credentials::CredentialRow;
-use crate::features::credentials::tab::{Tab, API_KEYS, TOKENS};
+use crate::service::tab::{Tab, API_KEYS, TOKENS};
 use crate::views::Moment;
 
 /// Owners, admins and auditors read usage and reports, and so does a platform operator looking

@@ -4,7 +4,7 @@ use super::chart::{self, BarChart, Day};
 use super::history::HistoryItem;
 use super::reports::{ReportRow, StaleFilter};
 use super::CredentialFacts;
-use crate::features::credentials::forms::Grace;
+use crate::service::inputs::Grace;
 use crate::views::{Chrome, Moment};
 
 #[derive(Template)]

@@ -3,9 +3,8 @@
 
 use chrono::TimeDelta;
 
-use super::forms::{Grace, ValidCreate, ValidEdit};
+use super::inputs::{Grace, ValidCreate, ValidEdit};
 use super::tab::API_ACCESS_DISABLED;
-use crate::auth::Access;
 use crate::credentials::{cap_refusal, replacement_expiry, secret, CredentialKind, PlainSecret};
 use crate::db::audit::Actor;
 use crate::db::credentials::{
@@ -14,6 +13,7 @@ use crate::db::credentials::{
 };
 use crate::db::orgs::Org;
 use crate::db::{self, new_id};
+use crate::domain::Access;
 use crate::error::AppError;
 use crate::state::AppState;
 

@@ -4,7 +4,7 @@
 use chrono::{DateTime, DurationRound, NaiveDate, NaiveDateTime, TimeDelta};
 
 use crate::db::audit::{AuditFilter, Cursor, ORG_ACTIONS};
-use crate::features::forms::FormErrors;
+use crate::service::fields::FormErrors;
 
 /// The longest actor or credential text accepted.
 pub const MAX_TEXT_CHARS: usize = 100;
