@@ -82,6 +82,7 @@ pub async fn spawn_app_configured(catalog: Catalog, adjust: impl FnOnce(&mut Set
         rate_limit_per_minute: 600,
         bench_baseline: true,
         metrics_token: None,
+        cache_staleness: std::time::Duration::from_secs(5),
         session_limits: tessera::auth::session::SessionLimits {
             idle_seconds: 8 * 3600,
             absolute_seconds: 7 * 24 * 3600,
@@ -451,6 +452,7 @@ impl TestApp {
             rate_limit_per_minute: 600,
             bench_baseline: true,
             metrics_token: None,
+            cache_staleness: std::time::Duration::from_secs(5),
             session_limits: tessera::auth::session::SessionLimits {
                 idle_seconds: 8 * 3600,
                 absolute_seconds: 7 * 24 * 3600,
