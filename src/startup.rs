@@ -55,6 +55,8 @@ pub struct Application {
     port: u16,
     server: Server,
     state: web::Data<AppState>,
+    /// The change-feed number this instance starts after.
+    feed_start: Option<i64>,
 }
 
 impl Application {
@@ -89,6 +91,7 @@ impl Application {
         let verifier = Arc::new(Verifier::new(settings.wrong_passphrase_limit()));
         // This instance's writes drop their cache entries as they commit (see `db::run`).
         pool.keep_true(verifier.clone());
+        let feed_start = db::feed::starting_point(&pool, verifier.as_ref(), settings.cache_staleness);
         let state = web::Data::new(AppState {
             oidc,
             pool,
@@ -101,7 +104,7 @@ impl Application {
             servers: ResourceServers::default(),
         });
         let server = run(listener, state.clone())?;
-        Ok(Self { port, server, state })
+        Ok(Self { port, server, state, feed_start })
     }
 
     pub fn state(&self) -> web::Data<AppState> {
@@ -126,6 +129,7 @@ impl Application {
             state.settings.database.clone(),
             state.verifier.clone(),
             state.settings.cache_staleness,
+            self.feed_start,
         ));
         let served = self.server.await;
         background.abort();

@@ -23,15 +23,35 @@ const LISTEN_TICK: Duration = Duration::from_millis(10);
 /// After the listening connection fails, how long before it is opened again.
 const LISTEN_RETRY: Duration = Duration::from_secs(1);
 
-/// Reads the feed until dropped (the server stops). `staleness` is how long after its last
-/// complete read the cache may still be trusted; the cache is told after each one.
-pub async fn follow(pool: DbPool, url: DatabaseUrl, cache: Arc<dyn Cache>, staleness: Duration) {
+/// Where a starting instance begins, read before it serves so its cache is trusted from the
+/// first request: the newest number (its cache is empty, so nothing before matters). `None`
+/// when the database cannot be read now; `follow` then finds it.
+pub fn starting_point(pool: &DbPool, cache: &dyn Cache, staleness: Duration) -> Option<i64> {
+    let began = Instant::now();
+    let mut conn = pool.get().ok()?;
+    let seq = changes::latest(&mut conn).ok()?;
+    cache.trust_until(began + staleness);
+    Some(seq)
+}
+
+/// Reads the feed after `start` until dropped (the server stops). `staleness` is how long after
+/// its last complete read the cache may still be trusted; the cache is told after each one.
+pub async fn follow(
+    pool: DbPool,
+    url: DatabaseUrl,
+    cache: Arc<dyn Cache>,
+    staleness: Duration,
+    start: Option<i64>,
+) {
     let wake = Arc::new(Notify::new());
     let _listening = match url {
         DatabaseUrl::Postgres(url) => Some(Listener::start(url, wake.clone())),
         DatabaseUrl::Sqlite(_) => None,
     };
-    let mut last = start(&pool, cache.as_ref(), staleness).await;
+    let mut last = match start {
+        Some(seq) => seq,
+        None => begin(&pool, cache.as_ref(), staleness).await,
+    };
     loop {
         // Either way the feed is read: a wake-up only comes sooner.
         let _ = tokio::time::timeout(POLL_EVERY, wake.notified()).await;
@@ -42,8 +62,8 @@ pub async fn follow(pool: DbPool, url: DatabaseUrl, cache: Arc<dyn Cache>, stale
     }
 }
 
-/// The newest number when the instance starts: its cache is empty, so nothing before matters.
-async fn start(pool: &DbPool, cache: &dyn Cache, staleness: Duration) -> i64 {
+/// As `starting_point`, retried until the database answers.
+async fn begin(pool: &DbPool, cache: &dyn Cache, staleness: Duration) -> i64 {
     loop {
         let began = Instant::now();
         match super::run(pool, |conn| Ok(changes::latest(conn)?)).await {
