@@ -176,6 +176,10 @@ pub struct ServerArgs {
     /// Default requests per minute per credential
     #[arg(long, env = "TESSERA_RATE_LIMIT_PER_MINUTE", default_value_t = 600)]
     pub rate_limit_per_minute: u32,
+    /// Seconds a verification cache may go without reading the change feed before it stops
+    /// answering from its entries (then every request is verified against the database)
+    #[arg(long, env = "TESSERA_CACHE_STALENESS_SECONDS", default_value_t = 5)]
+    pub cache_staleness_seconds: u32,
     /// Bearer token that GET /metrics requires (16 characters or more); without it /metrics is
     /// open, like /healthz
     #[arg(long, env = "TESSERA_METRICS_TOKEN", hide_env_values = true)]
@@ -331,6 +335,8 @@ pub struct Settings {
     pub bench_baseline: bool,
     /// When set, `/metrics` answers only a scraper presenting it as a bearer token.
     pub metrics_token: Option<MetricsToken>,
+    /// How long the verification cache is trusted after the change feed was last read.
+    pub cache_staleness: std::time::Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -383,6 +389,9 @@ impl Settings {
         if args.rate_limit_per_minute == 0 {
             return Err("TESSERA_RATE_LIMIT_PER_MINUTE must be at least 1".into());
         }
+        if args.cache_staleness_seconds == 0 {
+            return Err("TESSERA_CACHE_STALENESS_SECONDS must be at least 1".into());
+        }
         Ok(Self {
             database,
             bind,
@@ -396,6 +405,7 @@ impl Settings {
             rate_limit_per_minute: args.rate_limit_per_minute,
             bench_baseline: args.bench_baseline,
             metrics_token: args.metrics_token.as_deref().map(MetricsToken::parse).transpose()?,
+            cache_staleness: std::time::Duration::from_secs(u64::from(args.cache_staleness_seconds)),
         })
     }
 

@@ -281,7 +281,7 @@ pub fn set_api_access(pool: &DbPool, clock: &dyn Clock, slug: &str, on: bool) ->
         audit::record(
             conn,
             &operator(),
-            org_event(&org, crate::db::credentials::API_ACCESS_ACTION, details),
+            org_event(&org, crate::db::changes::API_ACCESS_ACTION, details),
             now,
         )
         .map_err(|e| e.to_string())?;

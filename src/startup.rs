@@ -31,17 +31,18 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
 
 /// Usage reaches the database at most this far apart.
 const USAGE_FLUSH_EVERY: Duration = Duration::from_secs(2);
-/// Changes made by other instances are looked for this often.
-const CHANGES_POLL_EVERY: Duration = Duration::from_millis(500);
-/// Expired session rows are refused on load; they are deleted this often.
+/// Background work runs at most this far apart.
+const TICK: Duration = Duration::from_millis(500);
+/// Expired session rows are refused on load, and old change-feed rows are no longer needed;
+/// both are deleted this often.
 const SESSION_PURGE_EVERY: Duration = Duration::from_secs(600);
-/// How far back each poll looks, to cover clock skew between instances.
-const CHANGES_OVERLAP_SECONDS: i64 = 5;
 
 pub struct Application {
     port: u16,
     server: Server,
     state: web::Data<AppState>,
+    /// The change-feed number this instance starts after.
+    feed_start: Option<i64>,
 }
 
 impl Application {
@@ -73,7 +74,10 @@ impl Application {
             Some(oidc) => Some(Oidc::new(oidc.clone(), &settings.public_url)?),
             None => None,
         };
-        let verifier = Verifier::new(settings.wrong_passphrase_limit());
+        let verifier = Arc::new(Verifier::new(settings.wrong_passphrase_limit()));
+        // This instance's writes drop their cache entries as they commit (see `db::run`).
+        pool.keep_true(verifier.clone());
+        let feed_start = db::feed::starting_point(&pool, verifier.as_ref(), settings.cache_staleness);
         let state = web::Data::new(AppState {
             oidc,
             pool,
@@ -86,7 +90,7 @@ impl Application {
             servers: ResourceServers::default(),
         });
         let server = run(listener, state.clone())?;
-        Ok(Self { port, server, state })
+        Ok(Self { port, server, state, feed_start })
     }
 
     pub fn state(&self) -> web::Data<AppState> {
@@ -105,8 +109,17 @@ impl Application {
     /// Serves until a graceful stop (SIGINT/SIGTERM), then writes pending usage.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let background = tokio::spawn(background(self.state.clone()));
+        let state = &self.state;
+        let following = tokio::spawn(db::feed::follow(
+            state.pool.clone(),
+            state.settings.database.clone(),
+            state.verifier.clone(),
+            state.settings.cache_staleness,
+            self.feed_start,
+        ));
         let served = self.server.await;
         background.abort();
+        following.abort();
         if let Err(e) = self.state.usage.flush(&self.state.pool).await {
             tracing::error!(error = %e, "usage could not be written at shutdown");
         }
@@ -114,22 +127,14 @@ impl Application {
     }
 }
 
-/// Writes usage batches and drops cache entries that other instances changed.
+/// Writes usage batches and deletes what is no longer needed. The change feed is read by its
+/// own task (`db::feed::follow`), so a slow flush never delays it.
 async fn background(state: web::Data<AppState>) {
-    let mut poll = tokio::time::interval(CHANGES_POLL_EVERY);
+    let mut poll = tokio::time::interval(TICK);
     let mut last_flush = std::time::Instant::now();
     let mut last_purge = std::time::Instant::now();
     loop {
         poll.tick().await;
-        let since = state.clock.now() - chrono::TimeDelta::seconds(CHANGES_OVERLAP_SECONDS);
-        match db::run(&state.pool, move |conn| Ok(db::credentials::changed_since(conn, since)?)).await {
-            Ok(changes) => {
-                state.verifier.forget(&changes.credential_ids);
-                state.verifier.forget_users(&changes.user_ids);
-                state.verifier.forget_orgs(&changes.org_ids);
-            }
-            Err(e) => tracing::warn!(error = %e, "change poll failed"),
-        }
         if last_purge.elapsed() >= SESSION_PURGE_EVERY {
             last_purge = std::time::Instant::now();
             let now = state.clock.now();
@@ -137,6 +142,9 @@ async fn background(state: web::Data<AppState>) {
                 db::run(&state.pool, move |conn| Ok(db::sessions::purge_expired(conn, now)?)).await
             {
                 tracing::warn!(error = %e, "expired sessions could not be purged");
+            }
+            if let Err(e) = db::run(&state.pool, move |conn| Ok(db::changes::prune(conn, now)?)).await {
+                tracing::warn!(error = %e, "old change-feed rows could not be deleted");
             }
         }
         if last_flush.elapsed() >= USAGE_FLUSH_EVERY {

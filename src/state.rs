@@ -18,7 +18,7 @@ pub struct AppState {
     pub pool: DbPool,
     pub settings: Arc<Settings>,
     pub clock: SharedClock,
-    pub verifier: Verifier,
+    pub verifier: Arc<Verifier>,
     pub usage: UsageRecorder,
     pub limits: RateLimits,
     pub servers: ResourceServers,

@@ -1,11 +1,14 @@
 //! The hot path: from a presented secret to a verified caller. Shape and checksum are checked
-//! before any lookup; a valid credential seen before costs no database read (the cache is
-//! keyed by secret hash and dropped on revoke, rotate and edit, and a personal token's on its
-//! user's membership changes, and an org's on its API-access gate change, here at once and on
-//! other instances by the change poller).
+//! before any lookup; a valid credential seen before costs no database read. The cache is keyed
+//! by secret hash and kept true by the change feed (`db::changes`): this instance's own writes
+//! drop their entries as they commit, other instances' when the feed is read. While the feed
+//! has not been read for longer than the allowed staleness the cache is not trusted: every
+//! request is verified from the database.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
 
 use chrono::NaiveDateTime;
 use sha2::{Digest, Sha256};
@@ -16,6 +19,7 @@ use super::rate_limit::PassphraseGuard;
 use crate::auth::{RequestMeta, Role};
 use crate::credentials::{secret, CredentialKind, Grants, Passphrase, Prefixes, SecretHash};
 use crate::db::audit::{self, Actor, AuditEvent};
+use crate::db::changes::{Cache, Change};
 use crate::db::credentials::{self as repo, CredentialRow};
 use crate::db::{self, orgs, DbPool};
 use crate::error::AppError;
@@ -133,20 +137,29 @@ pub enum Outcome {
     Locked(Lockout, Arc<Known>),
 }
 
-#[derive(Default)]
 pub struct Verifier {
     cache: RwLock<HashMap<SecretHash, Arc<Known>>>,
     pub metrics: VerificationMetrics,
     passphrases: PassphraseGuard,
+    /// Bumped by every drop: a load that read the database before a drop must not put what
+    /// it read into the cache after it.
+    generation: AtomicU64,
+    /// Milliseconds after `started` until which the entries may be used (see `trust_until`).
+    trusted_until: AtomicU64,
+    started: Instant,
 }
 
 impl Verifier {
     /// At most `wrong_passphrases_per_minute` wrong passphrases per credential, then a lock-out.
+    /// The cache is not trusted until the change feed has been read once.
     pub fn new(wrong_passphrases_per_minute: u32) -> Self {
         Self {
             cache: RwLock::default(),
             metrics: VerificationMetrics::default(),
             passphrases: PassphraseGuard::new(wrong_passphrases_per_minute),
+            generation: AtomicU64::new(0),
+            trusted_until: AtomicU64::new(0),
+            started: Instant::now(),
         }
     }
 
@@ -217,10 +230,22 @@ impl Verifier {
     }
 
     fn cached(&self, hash: &SecretHash) -> Option<Arc<Known>> {
+        if !self.trusted() {
+            return None;
+        }
         self.cache.read().ok()?.get(hash).cloned()
     }
 
+    fn millis_since_start(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.started).as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn trusted(&self) -> bool {
+        self.millis_since_start(Instant::now()) < self.trusted_until.load(Ordering::Acquire)
+    }
+
     async fn load(&self, pool: &DbPool, hash: SecretHash) -> Result<Option<Arc<Known>>, AppError> {
+        let generation = self.generation.load(Ordering::Acquire);
         let hex = hash.to_hex();
         let found = db::run(pool, move |conn| {
             let Some((row, org)) = repo::find_by_hash(conn, &hex)? else {
@@ -238,52 +263,54 @@ impl Verifier {
         };
         let known = Arc::new(known);
         if let Ok(mut cache) = self.cache.write() {
-            cache.insert(hash, known.clone());
+            // Checked under the write lock, which every drop takes after bumping the number.
+            if self.generation.load(Ordering::Acquire) == generation {
+                cache.insert(hash, known.clone());
+            }
         }
         Ok(Some(known))
     }
 
-    /// Drops the named credentials from the cache: the next use reads the database.
-    pub fn forget(&self, ids: &[String]) {
-        if ids.is_empty() {
+    /// Drops the entries a change touches: a credential; a person's personal tokens (each acts
+    /// with its user's role in its org); an org's credentials (its API-access gate).
+    fn forget_changes(&self, changes: &[Change]) {
+        if changes.is_empty() {
             return;
         }
+        self.generation.fetch_add(1, Ordering::AcqRel);
         if let Ok(mut cache) = self.cache.write() {
-            cache.retain(|_, known| !ids.contains(&known.id));
+            cache.retain(|_, known| !changes.iter().any(|change| touches(change, known)));
         }
     }
 
-    /// Drops the cached personal tokens of these people: each acts with its user's role in its
-    /// org, so a role change or a removal must be read again at the next use.
-    pub fn forget_users(&self, user_ids: &[String]) {
-        if user_ids.is_empty() {
-            return;
-        }
-        if let Ok(mut cache) = self.cache.write() {
-            cache.retain(|_, known| {
-                known.owner_user_id.as_ref().is_none_or(|owner| !user_ids.contains(owner))
-            });
-        }
-    }
-
-    /// Drops the cached credentials of these orgs: their API-access gate is read again.
-    pub fn forget_orgs(&self, org_ids: &[String]) {
-        if org_ids.is_empty() {
-            return;
-        }
-        if let Ok(mut cache) = self.cache.write() {
-            cache.retain(|_, known| !org_ids.contains(&known.org_id));
-        }
-    }
-
-    pub fn forget_user(&self, user_id: &str) {
-        self.forget_users(&[user_id.to_owned()]);
-    }
-
-    pub fn forget_all(&self) {
+    fn forget_all(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
         if let Ok(mut cache) = self.cache.write() {
             cache.clear();
         }
+    }
+}
+
+fn touches(change: &Change, known: &Known) -> bool {
+    match change {
+        Change::Credential(id) => &known.id == id,
+        Change::User(user_id) => known.owner_user_id.as_ref() == Some(user_id),
+        Change::Org(org_id) => &known.org_id == org_id,
+    }
+}
+
+/// Only the change feed and the write path (`db::run`) drop entries: there is no other way in.
+impl Cache for Verifier {
+    fn forget(&self, changes: &[Change]) {
+        self.forget_changes(changes);
+    }
+
+    fn trust_until(&self, deadline: Instant) {
+        if !self.trusted() {
+            // Entries from before a gap in reading may have missed rows since pruned.
+            self.forget_all();
+        }
+        self.trusted_until.store(self.millis_since_start(deadline), Ordering::Release);
     }
 }
 

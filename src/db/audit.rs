@@ -48,8 +48,21 @@ pub struct AuditEntry {
 }
 
 /// Appends. This is the only write to the table: there is no update or delete path, and the
-/// database refuses both (triggers, migration `audit_append_only`).
+/// database refuses both (triggers, migration `audit_append_only`). An entry about a change to
+/// whether or how a credential verifies brings its change-feed row, in the same transaction.
 pub fn record(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    event: AuditEvent<'_>,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    conn.transaction(|conn| {
+        super::changes::append(conn, &super::changes::implied_by(&event), now)?;
+        append(conn, actor, event, now)
+    })
+}
+
+fn append(
     conn: &mut DbConnection,
     actor: &Actor,
     event: AuditEvent<'_>,

@@ -517,53 +517,6 @@ pub fn find_by_hash(
         .optional()
 }
 
-/// What audited actions since some moment changed, for other instances' caches.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Changes {
-    /// Credentials revoked, rotated or edited. A rotation changes its predecessor too, named
-    /// in the entry's details.
-    pub credential_ids: Vec<String>,
-    /// People added to an org, given another role or removed: their personal tokens act with
-    /// their role, so they must be read again.
-    pub user_ids: Vec<String>,
-    /// Orgs whose API-access gate changed: their API keys must be read again.
-    pub org_ids: Vec<String>,
-}
-
-/// The audit action of a gate change; its target is the org.
-pub const API_ACCESS_ACTION: &str = "org.api_access";
-
-pub fn changed_since(conn: &mut DbConnection, since: NaiveDateTime) -> QueryResult<Changes> {
-    use super::schema::audit_log as l;
-    let rows: Vec<(Option<String>, Option<String>, String, String)> = l::table
-        .filter(l::occurred_at.ge(since))
-        .filter(
-            l::target_type
-                .eq_any(["access_token", "api_key", "personal_token", "membership"])
-                .or(l::action.eq(API_ACCESS_ACTION)),
-        )
-        .filter(l::action.not_like("%.create"))
-        .select((l::target_type, l::target_id, l::action, l::details))
-        .load(conn)?;
-    let mut changes = Changes::default();
-    for (target_type, target, action, details) in rows {
-        if action == API_ACCESS_ACTION {
-            changes.org_ids.extend(target);
-            continue;
-        }
-        if target_type.as_deref() == Some("membership") {
-            changes.user_ids.extend(target);
-            continue;
-        }
-        changes.credential_ids.extend(target);
-        let details: serde_json::Value = serde_json::from_str(&details).unwrap_or_default();
-        if let Some(previous) = details.get("rotated_from").and_then(|v| v.as_str()) {
-            changes.credential_ids.push(previous.to_owned());
-        }
-    }
-    Ok(changes)
-}
-
 /// A person's personal access tokens in every org, newest first, with each org's slug and name.
 pub fn personal_tokens_of(
     conn: &mut DbConnection,

@@ -2,7 +2,9 @@
 //! keeps diesel off the async workers.
 
 pub mod audit;
+pub mod changes;
 pub mod credentials;
+pub mod feed;
 pub mod orgs;
 pub mod resource_servers;
 pub mod schema;
@@ -27,7 +29,32 @@ pub enum DbConnection {
     Sqlite(SqliteConnection),
 }
 
-pub type DbPool = Pool<ConnectionManager>;
+/// The connection pool, and the cache of this instance that the writes made through it keep
+/// true (see `run`).
+#[derive(Clone)]
+pub struct DbPool {
+    pool: Pool<ConnectionManager>,
+    cache: changes::LocalCache,
+}
+
+impl DbPool {
+    pub fn get(&self) -> Result<r2d2::PooledConnection<ConnectionManager>, r2d2::PoolError> {
+        self.pool.get()
+    }
+
+    pub fn state(&self) -> r2d2::State {
+        self.pool.state()
+    }
+
+    pub fn max_size(&self) -> u32 {
+        self.pool.max_size()
+    }
+
+    /// The cache the changes written through this pool drop entries of; set once, at start.
+    pub fn keep_true(&self, cache: std::sync::Arc<dyn changes::Cache>) -> bool {
+        self.cache.set(cache)
+    }
+}
 
 pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -82,14 +109,15 @@ pub fn connect(url: &DatabaseUrl) -> Result<DbPool, String> {
         DatabaseUrl::Sqlite(_) => 8,
         DatabaseUrl::Postgres(_) => 16,
     };
-    Pool::builder()
+    let pool = Pool::builder()
         .max_size(size)
         .min_idle(Some(1))
         .connection_timeout(Duration::from_secs(5))
         // Start-up reports one line; later failures are logged where a request meets them.
         .error_handler(Box::new(r2d2::NopErrorHandler))
         .build(manager)
-        .map_err(|e| format!("cannot open the database {url:?}: {e}"))
+        .map_err(|e| format!("cannot open the database {url:?}: {e}"))?;
+    Ok(DbPool { pool, cache: changes::LocalCache::default() })
 }
 
 fn cannot_open(url: &DatabaseUrl, error: &r2d2::Error) -> String {
@@ -133,7 +161,10 @@ pub fn migrate(pool: &DbPool) -> Result<Vec<String>, String> {
     Ok(applied.iter().map(ToString::to_string).collect())
 }
 
-/// Runs blocking diesel work on the blocking thread pool, never on an async worker.
+/// Runs blocking diesel work on the blocking thread pool, never on an async worker. When the
+/// work wrote change-feed rows (any audited change to a credential's verification), this
+/// instance's cache drops those entries as the work ends, after its transaction: there is no
+/// separate call for a write path to forget. Other instances learn of it from the feed.
 pub async fn run<T, F>(pool: &DbPool, work: F) -> Result<T, AppError>
 where
     F: FnOnce(&mut DbConnection) -> Result<T, AppError> + Send + 'static,
@@ -141,8 +172,11 @@ where
 {
     let pool = pool.clone();
     actix_web::web::block(move || {
-        let mut conn = pool.get().map_err(AppError::from_pool)?;
-        work(&mut conn)
+        // Left over from work on this thread that did not come through here.
+        changes::take_written();
+        let done = pool.get().map_err(AppError::from_pool).and_then(|mut conn| work(&mut conn));
+        pool.cache.apply_written();
+        done
     })
     .await
     .map_err(|e| AppError::internal(format!("blocking task failed: {e}")))?

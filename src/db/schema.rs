@@ -120,6 +120,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    change_feed (seq) {
+        seq -> BigInt,
+        kind -> Text,
+        subject_id -> Text,
+        recorded_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(memberships -> organizations (org_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(credentials -> organizations (org_id));
@@ -136,4 +145,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     resource_servers,
     audit_log,
     sessions,
+    change_feed,
 );

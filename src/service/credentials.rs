@@ -196,12 +196,9 @@ pub async fn revoke_unchecked(
 ) -> Result<RevokeOutcome, AppError> {
     let (org_id, actor, now, owned_id) =
         (acting.org.id.clone(), acting.actor.clone(), state.clock.now(), id.to_owned());
-    let outcome =
-        db::run(&state.pool, move |conn| Ok(repo::revoke(conn, &org_id, kind, &owned_id, &actor, now)?))
-            .await?;
-    // The next request with this credential gets 401, on this instance at once.
-    state.verifier.forget(&[id.to_owned()]);
-    Ok(outcome)
+    // The next request with this credential gets 401, on this instance at once (`db::run`
+    // drops what the revocation's change-feed row names).
+    db::run(&state.pool, move |conn| Ok(repo::revoke(conn, &org_id, kind, &owned_id, &actor, now)?)).await
 }
 
 pub enum Rotated {
@@ -240,7 +237,6 @@ pub async fn rotate(
         RotateOutcome::NotFound => Rotated::NotFound,
         RotateOutcome::Refused(why) => Rotated::Refused(why),
         RotateOutcome::Rotated { old, .. } => {
-            state.verifier.forget(std::slice::from_ref(&old.id));
             Rotated::Done { name: old.name, id: new_id, secret: plain, grace }
         }
     })
@@ -268,10 +264,7 @@ pub async fn edit(
     })
     .await?;
     Ok(match outcome {
-        EditOutcome::Edited => {
-            state.verifier.forget(&[id.to_owned()]);
-            Ok(())
-        }
+        EditOutcome::Edited => Ok(()),
         EditOutcome::NotFound => return Err(AppError::NotFound),
         EditOutcome::NameTaken => Err(Refusal {
             field: "name",

@@ -82,6 +82,7 @@ pub async fn spawn_app_configured(catalog: Catalog, adjust: impl FnOnce(&mut Set
         rate_limit_per_minute: 600,
         bench_baseline: true,
         metrics_token: None,
+        cache_staleness: std::time::Duration::from_secs(5),
         session_limits: tessera::auth::session::SessionLimits {
             idle_seconds: 8 * 3600,
             absolute_seconds: 7 * 24 * 3600,
@@ -439,8 +440,14 @@ impl TestApp {
 
     /// A second server on the same database, as another instance would be.
     pub async fn second_instance(&self) -> String {
+        self.second_instance_at(&self.database_url, std::time::Duration::from_secs(5)).await
+    }
+
+    /// A second server reaching the database at `database_url` (through a proxy, say), whose
+    /// cache may go `staleness` without reading the change feed.
+    pub async fn second_instance_at(&self, database_url: &str, staleness: std::time::Duration) -> String {
         let settings = Settings {
-            database: DatabaseUrl::parse(&self.database_url).unwrap(),
+            database: DatabaseUrl::parse(database_url).unwrap(),
             bind: "127.0.0.1:0".parse().unwrap(),
             public_url: "http://127.0.0.1".parse().unwrap(),
             api_url: "http://api.example.test".parse().unwrap(),
@@ -451,15 +458,17 @@ impl TestApp {
             rate_limit_per_minute: 600,
             bench_baseline: true,
             metrics_token: None,
+            cache_staleness: std::time::Duration::from_secs(5),
             session_limits: tessera::auth::session::SessionLimits {
                 idle_seconds: 8 * 3600,
                 absolute_seconds: 7 * 24 * 3600,
             },
         };
+        let settings = Settings { cache_staleness: staleness, ..settings };
         let app = Application::build_with_pool(
             settings,
             self.clock.clone(),
-            db::connect(&DatabaseUrl::parse(&self.database_url).unwrap()).unwrap(),
+            db::connect(&DatabaseUrl::parse(database_url).unwrap()).unwrap(),
         )
         .unwrap();
         let address = format!("http://127.0.0.1:{}", app.port());

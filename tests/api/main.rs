@@ -6,6 +6,7 @@ mod api_keys;
 mod audit;
 mod authorization;
 mod bearer;
+mod change_feed;
 mod edge;
 mod helpers;
 mod introspection;

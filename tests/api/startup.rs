@@ -69,7 +69,7 @@ fn migrate_applies_once() {
     };
     let first = run();
     assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
-    assert_eq!(String::from_utf8_lossy(&first.stdout).trim(), "6 migration(s) applied");
+    assert_eq!(String::from_utf8_lossy(&first.stdout).trim(), "7 migration(s) applied");
     assert_eq!(String::from_utf8_lossy(&run().stdout).trim(), "0 migration(s) applied");
 }
 

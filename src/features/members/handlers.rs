@@ -73,9 +73,7 @@ pub async fn add(
     })
     .await?;
     match outcome {
-        AddMember::Added { user_id, new_user } => {
-            // A person removed earlier and added again: their tokens' cached "not a member" goes.
-            state.verifier.forget_user(&user_id);
+        AddMember::Added { new_user, .. } => {
             let notice = if new_user {
                 format!("{email} was added as {}. They can sign in with that email address.", role.label())
             } else {
@@ -127,8 +125,6 @@ pub async fn change_role(
             refuse(&req, &state, &member, message).await
         }
         MemberChange::Changed { email, before } => {
-            // The person's personal tokens act with their new role from the next request on.
-            state.verifier.forget_user(&user_id);
             if is_you && !role.can_manage_members() {
                 // No longer an owner: this page is not theirs any more.
                 return Ok(leave_for(&req, &format!("/orgs/{}/settings/tokens", member.org.slug)));
@@ -168,8 +164,6 @@ pub async fn remove(
             refuse(&req, &state, &member, message).await
         }
         MemberChange::Changed { email, .. } | MemberChange::Unchanged { email } => {
-            // Their personal tokens for this org were revoked with the removal: none stays cached.
-            state.verifier.forget_user(&user_id);
             if is_you {
                 return Ok(leave_for(&req, "/"));
             }
