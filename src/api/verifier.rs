@@ -2,12 +2,14 @@
 //! before any lookup; a valid credential seen before costs no database read (the cache is
 //! keyed by secret hash and dropped on revoke, rotate and edit, and a personal token's on its
 //! user's membership changes, and an org's on its API-access gate change, here at once and on
-//! other instances by the change poller).
+//! other instances by the change poller). The cache is bounded in count and drops idle
+//! entries, so memory follows the credentials in use, not every one ever presented.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use chrono::NaiveDateTime;
+use moka::sync::Cache;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -133,18 +135,43 @@ pub enum Outcome {
     Locked(Lockout, Arc<Known>),
 }
 
-#[derive(Default)]
+/// How many credentials the cache keeps: above the 100 000 distinct tokens a busy installation
+/// cycles through, and about 0.7 KB each, so a flood of distinct valid tokens costs at most
+/// this many entries of memory.
+pub const CACHE_CAPACITY: u64 = 131_072;
+/// A credential unused this long is dropped; its next use reads the database once.
+pub const CACHE_IDLE: Duration = Duration::from_secs(600);
+
+/// Verified credentials by secret hash. moka rather than quick_cache: it is maintained, bounds
+/// by count with TinyLFU admission (a flood of one-off tokens does not push out the busy ones),
+/// expires idle entries itself, and can drop entries by predicate (`invalidate_entries_if`,
+/// which `get` honours at once), which `forget_users` and `forget_orgs` need; quick_cache has
+/// no time-to-idle.
+fn cache(capacity: u64, idle: Duration) -> Cache<SecretHash, Arc<Known>> {
+    Cache::builder().max_capacity(capacity).time_to_idle(idle).support_invalidation_closures().build()
+}
+
 pub struct Verifier {
-    cache: RwLock<HashMap<SecretHash, Arc<Known>>>,
+    cache: Cache<SecretHash, Arc<Known>>,
     pub metrics: VerificationMetrics,
     passphrases: PassphraseGuard,
+}
+
+impl Default for Verifier {
+    fn default() -> Self {
+        Self::new(super::rate_limit::WRONG_PASSPHRASES_PER_MINUTE)
+    }
 }
 
 impl Verifier {
     /// At most `wrong_passphrases_per_minute` wrong passphrases per credential, then a lock-out.
     pub fn new(wrong_passphrases_per_minute: u32) -> Self {
+        Self::bounded(CACHE_CAPACITY, CACHE_IDLE, wrong_passphrases_per_minute)
+    }
+
+    fn bounded(capacity: u64, idle: Duration, wrong_passphrases_per_minute: u32) -> Self {
         Self {
-            cache: RwLock::default(),
+            cache: cache(capacity, idle),
             metrics: VerificationMetrics::default(),
             passphrases: PassphraseGuard::new(wrong_passphrases_per_minute),
         }
@@ -217,7 +244,7 @@ impl Verifier {
     }
 
     fn cached(&self, hash: &SecretHash) -> Option<Arc<Known>> {
-        self.cache.read().ok()?.get(hash).cloned()
+        self.cache.get(hash)
     }
 
     async fn load(&self, pool: &DbPool, hash: SecretHash) -> Result<Option<Arc<Known>>, AppError> {
@@ -237,9 +264,7 @@ impl Verifier {
             return Ok(None);
         };
         let known = Arc::new(known);
-        if let Ok(mut cache) = self.cache.write() {
-            cache.insert(hash, known.clone());
-        }
+        self.cache.insert(hash, known.clone());
         Ok(Some(known))
     }
 
@@ -248,9 +273,8 @@ impl Verifier {
         if ids.is_empty() {
             return;
         }
-        if let Ok(mut cache) = self.cache.write() {
-            cache.retain(|_, known| !ids.contains(&known.id));
-        }
+        let ids = ids.to_vec();
+        self.forget_if(move |known| ids.contains(&known.id));
     }
 
     /// Drops the cached personal tokens of these people: each acts with its user's role in its
@@ -259,11 +283,10 @@ impl Verifier {
         if user_ids.is_empty() {
             return;
         }
-        if let Ok(mut cache) = self.cache.write() {
-            cache.retain(|_, known| {
-                known.owner_user_id.as_ref().is_none_or(|owner| !user_ids.contains(owner))
-            });
-        }
+        let user_ids = user_ids.to_vec();
+        self.forget_if(move |known| {
+            known.owner_user_id.as_ref().is_some_and(|owner| user_ids.contains(owner))
+        });
     }
 
     /// Drops the cached credentials of these orgs: their API-access gate is read again.
@@ -271,9 +294,8 @@ impl Verifier {
         if org_ids.is_empty() {
             return;
         }
-        if let Ok(mut cache) = self.cache.write() {
-            cache.retain(|_, known| !org_ids.contains(&known.org_id));
-        }
+        let org_ids = org_ids.to_vec();
+        self.forget_if(move |known| org_ids.contains(&known.org_id));
     }
 
     pub fn forget_user(&self, user_id: &str) {
@@ -281,9 +303,22 @@ impl Verifier {
     }
 
     pub fn forget_all(&self) {
-        if let Ok(mut cache) = self.cache.write() {
-            cache.clear();
+        self.cache.invalidate_all();
+    }
+
+    /// Entries cached before this call that match are never returned again (moka checks the
+    /// predicate on `get` until its housekeeping has removed them).
+    fn forget_if(&self, matches: impl Fn(&Known) -> bool + Send + Sync + 'static) {
+        if self.cache.invalidate_entries_if(move |_, known| matches(known)).is_err() {
+            // Only if the cache were built without invalidation closures; never forget less.
+            self.cache.invalidate_all();
         }
+    }
+
+    /// Credentials in the cache now (approximate until its pending housekeeping has run).
+    pub fn cached_count(&self) -> u64 {
+        self.cache.run_pending_tasks();
+        self.cache.entry_count()
     }
 }
 
@@ -375,4 +410,91 @@ async fn check_passphrase(
         *slot = Some(digest);
     }
     Ok(Ok(()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn known(id: &str, org_id: &str, owner: Option<&str>) -> Arc<Known> {
+        let at = chrono::DateTime::UNIX_EPOCH.naive_utc();
+        Arc::new(Known {
+            id: id.into(),
+            org_id: org_id.into(),
+            org_slug: "acme".into(),
+            org_name: "Acme".into(),
+            org_api_access: true,
+            kind: if owner.is_some() { CredentialKind::PersonalToken } else { CredentialKind::ApiKey },
+            name: id.into(),
+            grants: Grants::from_stored("read"),
+            passphrase_hash: None,
+            active: true,
+            expires_at: None,
+            revoked_at: None,
+            created_at: at,
+            owner_user_id: owner.map(str::to_owned),
+            owner_role: owner.map(|_| Role::Member),
+            rate_limit_per_minute: None,
+            verified_passphrase: Mutex::new(None),
+        })
+    }
+
+    /// A fresh random secret's hash.
+    fn hash() -> SecretHash {
+        secret::generate_prefixed("tst_").hash()
+    }
+
+    #[test]
+    fn the_cache_holds_at_most_its_capacity() {
+        let verifier = Verifier::bounded(100, CACHE_IDLE, 10);
+        for n in 0..5_000 {
+            verifier.cache.insert(hash(), known(&format!("c{n}"), "o1", None));
+        }
+        assert!(verifier.cached_count() <= 100, "{}", verifier.cached_count());
+    }
+
+    #[test]
+    fn idle_entries_expire_and_used_ones_stay() {
+        let verifier = Verifier::bounded(100, Duration::from_millis(300), 10);
+        let (busy, idle) = (hash(), hash());
+        verifier.cache.insert(busy, known("busy", "o1", None));
+        verifier.cache.insert(idle, known("idle", "o1", None));
+        for _ in 0..5 {
+            std::thread::sleep(Duration::from_millis(100));
+            assert!(verifier.cached(&busy).is_some());
+        }
+        assert!(verifier.cached(&idle).is_none());
+        assert_eq!(verifier.cached_count(), 1);
+    }
+
+    #[test]
+    fn entries_are_forgotten_by_credential_user_and_org() {
+        let verifier = Verifier::default();
+        let entries = [
+            (hash(), known("k1", "o1", None)),
+            (hash(), known("k2", "o1", None)),
+            (hash(), known("p3", "o2", Some("u1"))),
+            (hash(), known("p4", "o2", Some("u2"))),
+            (hash(), known("k5", "o3", None)),
+        ];
+        for (h, k) in &entries {
+            verifier.cache.insert(*h, k.clone());
+        }
+        let present = |v: &Verifier| entries.iter().map(|(h, _)| v.cached(h).is_some()).collect::<Vec<_>>();
+        verifier.forget(&["k2".into()]);
+        assert_eq!(present(&verifier), [true, false, true, true, true]);
+        verifier.forget_users(&["u1".into()]);
+        assert_eq!(present(&verifier), [true, false, false, true, true]);
+        verifier.forget_orgs(&["o1".into()]);
+        assert_eq!(present(&verifier), [false, false, false, true, true]);
+        verifier.forget(&[]);
+        verifier.forget_users(&[]);
+        verifier.forget_orgs(&[]);
+        assert_eq!(present(&verifier), [false, false, false, true, true], "nothing named, nothing dropped");
+        // An entry cached again after a forget is the fresh read, and stays.
+        verifier.cache.insert(entries[1].0, known("k2", "o1", None));
+        assert!(verifier.cached(&entries[1].0).is_some());
+        verifier.forget_all();
+        assert_eq!(verifier.cached_count(), 0);
+    }
 }
