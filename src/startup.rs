@@ -44,7 +44,7 @@ pub struct AppState {
 }
 
 /// Usage reaches the database at most this far apart.
-const USAGE_FLUSH_EVERY: Duration = Duration::from_secs(2);
+const USAGE_FLUSH_EVERY: Duration = Duration::from_secs(1);
 /// Changes made by other instances are looked for this often.
 const CHANGES_POLL_EVERY: Duration = Duration::from_millis(500);
 /// Expired session rows are refused on load; they are deleted this often.
@@ -88,14 +88,15 @@ impl Application {
             None => None,
         };
         let verifier = Verifier::new(settings.wrong_passphrase_limit());
+        let usage = UsageRecorder::default();
         let state = web::Data::new(AppState {
             oidc,
             pool,
             settings: Arc::new(settings),
             clock,
-            metrics: Metrics::new(&verifier.metrics),
+            metrics: Metrics::new(&verifier.metrics, &usage.metrics),
             verifier,
-            usage: UsageRecorder::default(),
+            usage,
             limits: RateLimits::default(),
             servers: ResourceServers::default(),
         });
@@ -153,7 +154,8 @@ async fn background(state: web::Data<AppState>) {
                 tracing::warn!(error = %e, "expired sessions could not be purged");
             }
         }
-        if last_flush.elapsed() >= USAGE_FLUSH_EVERY {
+        // Half a tick of slack: the ticks fall on the second, the last flush a little after one.
+        if last_flush.elapsed() + CHANGES_POLL_EVERY / 2 >= USAGE_FLUSH_EVERY {
             last_flush = std::time::Instant::now();
             match state.usage.flush(&state.pool).await {
                 Ok(_) => state.metrics.flush_succeeded(),
