@@ -115,3 +115,45 @@ async fn a_large_flush_adds_to_what_is_stored() {
         .unwrap();
     assert_eq!(stored, 5, "older addresses are trimmed");
 }
+
+/// On PostgreSQL, a real outage: the server ends every connection of the app and refuses new
+/// ones for a while. (On SQLite there is no server to lose; the tests above cover it.)
+#[tokio::test]
+async fn uses_while_postgres_refuses_connections_are_counted_once_it_is_back() {
+    if backend() != "postgres" {
+        return;
+    }
+    let app = spawn_app().await;
+    let acme = app.org("acme", Plan::Growth);
+    let (row, plain) = app.token(&acme, TokenSpec::default());
+    assert_eq!(app.me(plain.expose()).await.status(), 200);
+    let database = url::Url::parse(&app.database_url).unwrap().path().trim_start_matches('/').to_owned();
+    let admin = |sql: String| {
+        use diesel::{Connection, PgConnection, RunQueryDsl};
+        let url = std::env::var("TESSERA_TEST_POSTGRES_URL").unwrap();
+        diesel::sql_query(sql).execute(&mut PgConnection::establish(&url).unwrap()).unwrap();
+    };
+    admin(format!("ALTER DATABASE {database} WITH ALLOW_CONNECTIONS false"));
+    admin(format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}' AND pid <> pg_backend_pid()"
+    ));
+    for _ in 0..30 {
+        assert_eq!(app.me(plain.expose()).await.status(), 200, "cached: served without the database");
+    }
+    assert!(app.state.usage.flush(&app.pool).await.is_err() || app.state.usage.pending() > 0);
+    for _ in 0..19 {
+        assert_eq!(app.me(plain.expose()).await.status(), 200);
+    }
+    admin(format!("ALTER DATABASE {database} WITH ALLOW_CONNECTIONS true"));
+
+    for _ in 0..150 {
+        if app.state.usage.flush(&app.pool).await.is_ok()
+            && app.state.usage.pending() == 0
+            && app.credential(&row.id).usage_count == 50
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(app.credential(&row.id).usage_count, 50, "1 before, 49 during the outage");
+}
