@@ -377,11 +377,16 @@ pub fn remove_member(
     })
 }
 
+/// A person as a member of this org, with their role: one query scoped by the org.
 fn member(conn: &mut DbConnection, org_id: &str, user_id: &str) -> QueryResult<Option<(User, Role)>> {
-    let Some(role) = role_in(conn, org_id, user_id)? else {
-        return Ok(None);
-    };
-    Ok(find_user(conn, user_id)?.map(|user| (user, role)))
+    let found: Option<(User, String)> = memberships::table
+        .inner_join(users::table)
+        .filter(memberships::org_id.eq(org_id))
+        .filter(memberships::user_id.eq(user_id))
+        .select((User::as_select(), memberships::role))
+        .get_result(conn)
+        .optional()?;
+    Ok(found.and_then(|(user, role)| Some((user, Role::parse(&role)?))))
 }
 
 fn member_event<'a>(
