@@ -169,12 +169,13 @@ impl UsageRecorder {
         let batch = {
             let mut pending = lock(&self.pending);
             let batch = std::mem::take(&mut pending.by_credential);
-            pending.in_flight = batch.len();
+            pending.in_flight += batch.len();
             batch
         };
         let count = batch.len();
         let unwritten = Unwritten {
             pending: self.pending.clone(),
+            taken: count,
             batch: batch.into_iter().map(|(id, agg)| (id, agg.into_pending())).collect(),
         };
         let written = if count == 0 {
@@ -197,13 +198,16 @@ impl UsageRecorder {
 /// A taken batch on its way to the database; dropped before it was written, it goes back.
 struct Unwritten {
     pending: Shared,
+    /// Credentials taken, counted in `in_flight` until this ends (two flushes may overlap, as
+    /// a cancelled one finishing while the shutdown flush runs).
+    taken: usize,
     batch: Vec<(String, PendingUsage)>,
 }
 
 impl Drop for Unwritten {
     fn drop(&mut self) {
         let mut pending = lock(&self.pending);
-        pending.in_flight = 0;
+        pending.in_flight = pending.in_flight.saturating_sub(self.taken);
         for (id, usage) in self.batch.drain(..) {
             pending.by_credential.entry(id).or_default().merge(Aggregate::from_pending(usage));
         }
@@ -254,6 +258,7 @@ mod tests {
         recorder.failed("b", at(6));
         drop(Unwritten {
             pending: recorder.pending.clone(),
+            taken: 0,
             batch: batch.into_iter().map(|(id, agg)| (id, agg.into_pending())).collect(),
         });
         let pending = lock(&recorder.pending);
