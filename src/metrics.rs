@@ -52,6 +52,28 @@ impl VerificationMetrics {
     }
 }
 
+/// What the usage recorder counts; it owns a handle, the registry another to the same values.
+#[derive(Clone, Debug, Default)]
+pub struct UsageMetrics {
+    dropped: Counter,
+    pending: Gauge,
+}
+
+impl UsageMetrics {
+    /// A use not counted: too many credentials were already waiting to be written.
+    pub fn dropped(&self) {
+        self.dropped.inc();
+    }
+
+    pub fn dropped_count(&self) -> u64 {
+        self.dropped.get()
+    }
+
+    pub fn pending(&self, credentials: usize) {
+        self.pending.set(i64::try_from(credentials).unwrap_or(i64::MAX));
+    }
+}
+
 pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
@@ -63,7 +85,7 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub fn new(verification: &VerificationMetrics) -> Self {
+    pub fn new(verification: &VerificationMetrics, usage: &UsageMetrics) -> Self {
         let mut metrics = Self {
             registry: Registry::with_prefix("tessera"),
             requests: Family::default(),
@@ -92,6 +114,16 @@ impl Metrics {
             metrics.flush_lag.clone(),
         );
         r.register("usage_flush_failures", "Usage writes that failed", metrics.flush_failures.clone());
+        r.register(
+            "usage_dropped",
+            "Uses not counted because too many credentials' usage was waiting to be written",
+            usage.dropped.clone(),
+        );
+        r.register(
+            "usage_pending_credentials",
+            "Credentials whose usage waits to be written, as of the last flush",
+            usage.pending.clone(),
+        );
         r.register(
             "db_pool_connections",
             "Database connections open, by state (in_use, idle)",
@@ -167,7 +199,7 @@ mod tests {
         verification.outcome("malformed_token");
         verification.outcome("valid");
         verification.cache(true);
-        let metrics = Metrics::new(&verification);
+        let metrics = Metrics::new(&verification, &UsageMetrics::default());
         metrics.request("api", 200);
         let mut text = String::new();
         prometheus_text::encode(&mut text, &metrics.registry).unwrap();

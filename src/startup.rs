@@ -30,7 +30,7 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
     connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
 
 /// Usage reaches the database at most this far apart.
-const USAGE_FLUSH_EVERY: Duration = Duration::from_secs(2);
+const USAGE_FLUSH_EVERY: Duration = Duration::from_secs(1);
 /// Background work runs at most this far apart.
 const TICK: Duration = Duration::from_millis(500);
 /// Expired session rows are refused on load, and old change-feed rows are no longer needed;
@@ -78,14 +78,15 @@ impl Application {
         // This instance's writes drop their cache entries as they commit (see `db::run`).
         pool.keep_true(verifier.clone());
         let feed_start = db::feed::starting_point(&pool, verifier.as_ref(), settings.cache_staleness);
+        let usage = UsageRecorder::default();
         let state = web::Data::new(AppState {
             oidc,
             pool,
             settings: Arc::new(settings),
             clock,
-            metrics: Metrics::new(&verifier.metrics),
+            metrics: Metrics::new(&verifier.metrics, &usage.metrics),
             verifier,
-            usage: UsageRecorder::default(),
+            usage,
             limits: RateLimits::default(),
             servers: ResourceServers::default(),
         });
@@ -147,7 +148,8 @@ async fn background(state: web::Data<AppState>) {
                 tracing::warn!(error = %e, "old change-feed rows could not be deleted");
             }
         }
-        if last_flush.elapsed() >= USAGE_FLUSH_EVERY {
+        // Half a tick of slack: the ticks fall on the second, the last flush a little after one.
+        if last_flush.elapsed() + TICK / 2 >= USAGE_FLUSH_EVERY {
             last_flush = std::time::Instant::now();
             match state.usage.flush(&state.pool).await {
                 Ok(_) => state.metrics.flush_succeeded(),

@@ -3,14 +3,15 @@
 //! by secret hash and kept true by the change feed (`db::changes`): this instance's own writes
 //! drop their entries as they commit, other instances' when the feed is read. While the feed
 //! has not been read for longer than the allowed staleness the cache is not trusted: every
-//! request is verified from the database.
+//! request is verified from the database. The cache is bounded in count and drops idle
+//! entries, so memory follows the credentials in use, not every one ever presented.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use chrono::NaiveDateTime;
+use moka::sync::Cache as Bounded;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -137,8 +138,24 @@ pub enum Outcome {
     Locked(Lockout, Arc<Known>),
 }
 
+/// How many credentials the cache keeps: above the 100 000 distinct tokens a busy installation
+/// cycles through, and about 0.7 KB each, so a flood of distinct valid tokens costs at most
+/// this many entries of memory.
+pub const CACHE_CAPACITY: u64 = 131_072;
+/// A credential unused this long is dropped; its next use reads the database once.
+pub const CACHE_IDLE: Duration = Duration::from_secs(600);
+
+/// Verified credentials by secret hash. moka rather than quick_cache: it is maintained, bounds
+/// by count with TinyLFU admission (a flood of one-off tokens does not push out the busy ones),
+/// expires idle entries itself, and can drop entries by predicate (`invalidate_entries_if`,
+/// which `get` honours at once), which `forget_users` and `forget_orgs` need; quick_cache has
+/// no time-to-idle.
+fn cache(capacity: u64, idle: Duration) -> Bounded<SecretHash, Arc<Known>> {
+    Bounded::builder().max_capacity(capacity).time_to_idle(idle).support_invalidation_closures().build()
+}
+
 pub struct Verifier {
-    cache: RwLock<HashMap<SecretHash, Arc<Known>>>,
+    cache: Bounded<SecretHash, Arc<Known>>,
     pub metrics: VerificationMetrics,
     passphrases: PassphraseGuard,
     /// Bumped by every drop: a load that read the database before a drop must not put what
@@ -153,8 +170,12 @@ impl Verifier {
     /// At most `wrong_passphrases_per_minute` wrong passphrases per credential, then a lock-out.
     /// The cache is not trusted until the change feed has been read once.
     pub fn new(wrong_passphrases_per_minute: u32) -> Self {
+        Self::bounded(CACHE_CAPACITY, CACHE_IDLE, wrong_passphrases_per_minute)
+    }
+
+    fn bounded(capacity: u64, idle: Duration, wrong_passphrases_per_minute: u32) -> Self {
         Self {
-            cache: RwLock::default(),
+            cache: cache(capacity, idle),
             metrics: VerificationMetrics::default(),
             passphrases: PassphraseGuard::new(wrong_passphrases_per_minute),
             generation: AtomicU64::new(0),
@@ -233,7 +254,7 @@ impl Verifier {
         if !self.trusted() {
             return None;
         }
-        self.cache.read().ok()?.get(hash).cloned()
+        self.cache.get(hash)
     }
 
     fn millis_since_start(&self, at: Instant) -> u64 {
@@ -262,10 +283,13 @@ impl Verifier {
             return Ok(None);
         };
         let known = Arc::new(known);
-        if let Ok(mut cache) = self.cache.write() {
-            // Checked under the write lock, which every drop takes after bumping the number.
-            if self.generation.load(Ordering::Acquire) == generation {
-                cache.insert(hash, known.clone());
+        // A drop since the read began means what was read may be old: not cached. A drop that
+        // lands between this check and the insert bumps the number too, and the entry is taken
+        // out again at once.
+        if self.generation.load(Ordering::Acquire) == generation {
+            self.cache.insert(hash, known.clone());
+            if self.generation.load(Ordering::Acquire) != generation {
+                self.cache.invalidate(&hash);
             }
         }
         Ok(Some(known))
@@ -278,16 +302,28 @@ impl Verifier {
             return;
         }
         self.generation.fetch_add(1, Ordering::AcqRel);
-        if let Ok(mut cache) = self.cache.write() {
-            cache.retain(|_, known| !changes.iter().any(|change| touches(change, known)));
+        let changes = changes.to_vec();
+        // Entries cached before this call that match are never returned again (moka checks the
+        // predicate on `get` until its housekeeping has removed them).
+        if self
+            .cache
+            .invalidate_entries_if(move |_, known| changes.iter().any(|c| touches(c, known)))
+            .is_err()
+        {
+            // Only if the cache were built without invalidation closures; never forget less.
+            self.cache.invalidate_all();
         }
     }
 
     fn forget_all(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
-        if let Ok(mut cache) = self.cache.write() {
-            cache.clear();
-        }
+        self.cache.invalidate_all();
+    }
+
+    /// Credentials in the cache now (approximate until its pending housekeeping has run).
+    pub fn cached_count(&self) -> u64 {
+        self.cache.run_pending_tasks();
+        self.cache.entry_count()
     }
 }
 
@@ -402,4 +438,96 @@ async fn check_passphrase(
         *slot = Some(digest);
     }
     Ok(Ok(()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn known(id: &str, org_id: &str, owner: Option<&str>) -> Arc<Known> {
+        let at = chrono::DateTime::UNIX_EPOCH.naive_utc();
+        Arc::new(Known {
+            id: id.into(),
+            org_id: org_id.into(),
+            org_slug: "acme".into(),
+            org_name: "Acme".into(),
+            org_api_access: true,
+            kind: if owner.is_some() { CredentialKind::PersonalToken } else { CredentialKind::ApiKey },
+            name: id.into(),
+            grants: Grants::from_stored("read"),
+            passphrase_hash: None,
+            active: true,
+            expires_at: None,
+            revoked_at: None,
+            created_at: at,
+            owner_user_id: owner.map(str::to_owned),
+            owner_role: owner.map(|_| Role::Member),
+            rate_limit_per_minute: None,
+            verified_passphrase: Mutex::new(None),
+        })
+    }
+
+    /// A fresh random secret's hash.
+    fn hash() -> SecretHash {
+        secret::generate_prefixed("tst_").hash()
+    }
+
+    /// A verifier whose cache is trusted, as after the change feed's first read.
+    fn trusted(capacity: u64, idle: Duration) -> Verifier {
+        let verifier = Verifier::bounded(capacity, idle, 10);
+        verifier.trust_until(Instant::now() + Duration::from_secs(3600));
+        verifier
+    }
+
+    #[test]
+    fn the_cache_holds_at_most_its_capacity() {
+        let verifier = trusted(100, CACHE_IDLE);
+        for n in 0..5_000 {
+            verifier.cache.insert(hash(), known(&format!("c{n}"), "o1", None));
+        }
+        assert!(verifier.cached_count() <= 100, "{}", verifier.cached_count());
+    }
+
+    #[test]
+    fn idle_entries_expire_and_used_ones_stay() {
+        let verifier = trusted(100, Duration::from_millis(300));
+        let (busy, idle) = (hash(), hash());
+        verifier.cache.insert(busy, known("busy", "o1", None));
+        verifier.cache.insert(idle, known("idle", "o1", None));
+        for _ in 0..5 {
+            std::thread::sleep(Duration::from_millis(100));
+            assert!(verifier.cached(&busy).is_some());
+        }
+        assert!(verifier.cached(&idle).is_none());
+        assert_eq!(verifier.cached_count(), 1);
+    }
+
+    #[test]
+    fn entries_are_forgotten_by_credential_user_and_org() {
+        let verifier = trusted(CACHE_CAPACITY, CACHE_IDLE);
+        let entries = [
+            (hash(), known("k1", "o1", None)),
+            (hash(), known("k2", "o1", None)),
+            (hash(), known("p3", "o2", Some("u1"))),
+            (hash(), known("p4", "o2", Some("u2"))),
+            (hash(), known("k5", "o3", None)),
+        ];
+        for (h, k) in &entries {
+            verifier.cache.insert(*h, k.clone());
+        }
+        let present = |v: &Verifier| entries.iter().map(|(h, _)| v.cached(h).is_some()).collect::<Vec<_>>();
+        verifier.forget(&[Change::Credential("k2".into())]);
+        assert_eq!(present(&verifier), [true, false, true, true, true]);
+        verifier.forget(&[Change::User("u1".into())]);
+        assert_eq!(present(&verifier), [true, false, false, true, true]);
+        verifier.forget(&[Change::Org("o1".into())]);
+        assert_eq!(present(&verifier), [false, false, false, true, true]);
+        verifier.forget(&[]);
+        assert_eq!(present(&verifier), [false, false, false, true, true], "nothing named, nothing dropped");
+        // An entry cached again after a forget is the fresh read, and stays.
+        verifier.cache.insert(entries[1].0, known("k2", "o1", None));
+        assert!(verifier.cached(&entries[1].0).is_some());
+        verifier.forget_all();
+        assert_eq!(verifier.cached_count(), 0);
+    }
 }

@@ -179,7 +179,7 @@ pub fn find(
         .filter(c::kind.eq(kind.as_str()))
         .filter(c::id.eq(id))
         .select(CredentialRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -513,7 +513,25 @@ pub fn find_by_hash(
         .inner_join(o::table)
         .filter(c::secret_hash.eq(hash_hex))
         .select((CredentialRow::as_select(), (o::slug, o::name, o::api_access)))
-        .first(conn)
+        .get_result(conn)
+        .optional()
+}
+
+/// One of a person's own personal tokens, in whichever org, with that org: one query scoped by
+/// its owner, so another person's id reads as absent whatever either holds.
+pub fn own_personal_token(
+    conn: &mut DbConnection,
+    user_id: &str,
+    id: &str,
+) -> QueryResult<Option<(CredentialRow, orgs::Org)>> {
+    use super::schema::organizations as o;
+    c::table
+        .inner_join(o::table)
+        .filter(c::id.eq(id))
+        .filter(c::kind.eq(CredentialKind::PersonalToken.as_str()))
+        .filter(c::owner_user_id.eq(user_id))
+        .select((CredentialRow::as_select(), orgs::Org::as_select()))
+        .get_result(conn)
         .optional()
 }
 

@@ -1,5 +1,9 @@
 //! One connection type for SQLite and PostgreSQL, the pool, migrations, and the helper that
 //! keeps diesel off the async workers.
+//!
+//! A single-row lookup is a query unique by construction (primary key or unique column) read
+//! with `get_result`, never `.first()`: that binds `LIMIT ?`, and with a bound LIMIT SQLite
+//! re-prepares the cached statement on every run (the hot path's lookup cost several times more).
 
 pub mod audit;
 pub mod changes;

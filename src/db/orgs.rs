@@ -48,11 +48,15 @@ pub struct User {
 }
 
 pub fn find_org_by_slug(conn: &mut DbConnection, slug: &str) -> QueryResult<Option<Org>> {
-    organizations::table.filter(organizations::slug.eq(slug)).select(Org::as_select()).first(conn).optional()
+    organizations::table
+        .filter(organizations::slug.eq(slug))
+        .select(Org::as_select())
+        .get_result(conn)
+        .optional()
 }
 
 pub fn find_org_by_id(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Org>> {
-    organizations::table.find(id).select(Org::as_select()).first(conn).optional()
+    organizations::table.find(id).select(Org::as_select()).get_result(conn).optional()
 }
 
 pub fn insert_org(conn: &mut DbConnection, org: &Org) -> QueryResult<()> {
@@ -76,11 +80,11 @@ pub fn lock_user(conn: &mut DbConnection, user_id: &str) -> QueryResult<()> {
 }
 
 pub fn find_user(conn: &mut DbConnection, id: &str) -> QueryResult<Option<User>> {
-    users::table.find(id).select(User::as_select()).first(conn).optional()
+    users::table.find(id).select(User::as_select()).get_result(conn).optional()
 }
 
 pub fn find_user_by_email(conn: &mut DbConnection, email: &str) -> QueryResult<Option<User>> {
-    users::table.filter(users::email.eq(email)).select(User::as_select()).first(conn).optional()
+    users::table.filter(users::email.eq(email)).select(User::as_select()).get_result(conn).optional()
 }
 
 pub fn insert_user(conn: &mut DbConnection, user: &User) -> QueryResult<()> {
@@ -94,7 +98,7 @@ pub fn all_users(conn: &mut DbConnection) -> QueryResult<Vec<User>> {
 
 pub fn role_in(conn: &mut DbConnection, org_id: &str, user_id: &str) -> QueryResult<Option<Role>> {
     let stored: Option<String> =
-        memberships::table.find((org_id, user_id)).select(memberships::role).first(conn).optional()?;
+        memberships::table.find((org_id, user_id)).select(memberships::role).get_result(conn).optional()?;
     Ok(stored.as_deref().and_then(Role::parse))
 }
 
@@ -373,11 +377,16 @@ pub fn remove_member(
     })
 }
 
+/// A person as a member of this org, with their role: one query scoped by the org.
 fn member(conn: &mut DbConnection, org_id: &str, user_id: &str) -> QueryResult<Option<(User, Role)>> {
-    let Some(role) = role_in(conn, org_id, user_id)? else {
-        return Ok(None);
-    };
-    Ok(find_user(conn, user_id)?.map(|user| (user, role)))
+    let found: Option<(User, String)> = memberships::table
+        .inner_join(users::table)
+        .filter(memberships::org_id.eq(org_id))
+        .filter(memberships::user_id.eq(user_id))
+        .select((User::as_select(), memberships::role))
+        .get_result(conn)
+        .optional()?;
+    Ok(found.and_then(|(user, role)| Some((user, Role::parse(&role)?))))
 }
 
 fn member_event<'a>(
@@ -402,7 +411,7 @@ pub fn find_user_by_oidc(conn: &mut DbConnection, issuer: &str, subject: &str) -
         .filter(users::oidc_issuer.eq(issuer))
         .filter(users::oidc_subject.eq(subject))
         .select(User::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 

@@ -20,9 +20,13 @@ pub fn insert(conn: &mut DbConnection, server: &ResourceServer) -> QueryResult<(
 }
 
 pub fn find_by_name(conn: &mut DbConnection, name: &str) -> QueryResult<Option<ResourceServer>> {
-    r::table.filter(r::name.eq(name)).select(ResourceServer::as_select()).first(conn).optional()
+    r::table.filter(r::name.eq(name)).select(ResourceServer::as_select()).get_result(conn).optional()
 }
 
 pub fn find_by_hash(conn: &mut DbConnection, hash_hex: &str) -> QueryResult<Option<ResourceServer>> {
-    r::table.filter(r::secret_hash.eq(hash_hex)).select(ResourceServer::as_select()).first(conn).optional()
+    r::table
+        .filter(r::secret_hash.eq(hash_hex))
+        .select(ResourceServer::as_select())
+        .get_result(conn)
+        .optional()
 }

@@ -21,6 +21,112 @@ pub struct PendingUsage {
     pub addresses: Vec<(String, NaiveDateTime)>,
 }
 
+/// Rows per multi-row statement: 4 bind parameters each stays far below both backends' limits.
+const ROWS_PER_STATEMENT: usize = 1_000;
+
+/// Adds `per_day` to the rows already there (insert … on conflict do update). The multi-row
+/// upsert is the same SQL on both backends, but diesel's connection enum does not offer it, so
+/// it is written once for each connection type.
+macro_rules! upsert_daily {
+    ($conn:expr, $rows:expr) => {{
+        use diesel::upsert::excluded;
+        diesel::insert_into(d::table)
+            .values($rows)
+            .on_conflict((d::credential_id, d::day))
+            .do_update()
+            .set((
+                d::request_count.eq(d::request_count + excluded(d::request_count)),
+                d::failed_count.eq(d::failed_count + excluded(d::failed_count)),
+            ))
+            .execute($conn)
+    }};
+}
+
+/// Records when each address was last seen (insert … on conflict do update).
+macro_rules! upsert_addresses {
+    ($conn:expr, $rows:expr) => {{
+        use diesel::upsert::excluded;
+        diesel::insert_into(a::table)
+            .values($rows)
+            .on_conflict((a::credential_id, a::ip))
+            .do_update()
+            .set(a::last_seen_at.eq(excluded(a::last_seen_at)))
+            .execute($conn)
+    }};
+}
+
+/// Applies a whole flush in one transaction: a multi-row upsert for the per-day rows, one for
+/// the addresses, one query finding the credentials now past `KEPT_ADDRESSES` addresses (only
+/// those are trimmed), and an update per used credential for its count and last use (a
+/// multi-row UPDATE … FROM is not expressible in diesel's query builder on both backends).
+/// All or nothing: on an error nothing was written and the caller keeps the whole batch.
+pub fn apply_all(conn: &mut DbConnection, batch: &[(String, PendingUsage)]) -> QueryResult<()> {
+    conn.transaction(|conn| {
+        for (id, usage) in batch {
+            if let Some((at, ip)) = &usage.last_used {
+                diesel::update(c::table.find(id))
+                    .set((
+                        c::usage_count.eq(c::usage_count + usage.requests),
+                        c::last_used_at.eq(at),
+                        c::last_used_ip.eq(ip),
+                    ))
+                    .execute(conn)?;
+            }
+        }
+        let days: Vec<_> = batch
+            .iter()
+            .flat_map(|(id, usage)| {
+                usage.per_day.iter().map(move |(day, requests, failed)| {
+                    (
+                        d::credential_id.eq(id),
+                        d::day.eq(*day),
+                        d::request_count.eq(*requests),
+                        d::failed_count.eq(*failed),
+                    )
+                })
+            })
+            .collect();
+        let addresses: Vec<_> = batch
+            .iter()
+            .flat_map(|(id, usage)| {
+                usage
+                    .addresses
+                    .iter()
+                    .map(move |(ip, seen)| (a::credential_id.eq(id), a::ip.eq(ip), a::last_seen_at.eq(*seen)))
+            })
+            .collect();
+        for rows in days.chunks(ROWS_PER_STATEMENT) {
+            match conn {
+                DbConnection::Postgres(pg) => upsert_daily!(pg, rows)?,
+                DbConnection::Sqlite(lite) => upsert_daily!(lite, rows)?,
+            };
+        }
+        for rows in addresses.chunks(ROWS_PER_STATEMENT) {
+            match conn {
+                DbConnection::Postgres(pg) => upsert_addresses!(pg, rows)?,
+                DbConnection::Sqlite(lite) => upsert_addresses!(lite, rows)?,
+            };
+        }
+        let seen_from: Vec<&str> = batch
+            .iter()
+            .filter(|(_, usage)| !usage.addresses.is_empty())
+            .map(|(id, _)| id.as_str())
+            .collect();
+        for ids in seen_from.chunks(ROWS_PER_STATEMENT) {
+            let crowded: Vec<String> = a::table
+                .filter(a::credential_id.eq_any(ids))
+                .group_by(a::credential_id)
+                .having(diesel::dsl::count_star().gt(KEPT_ADDRESSES))
+                .select(a::credential_id)
+                .load(conn)?;
+            for id in crowded {
+                keep_newest_addresses(conn, &id)?;
+            }
+        }
+        Ok(())
+    })
+}
+
 /// Applies one credential's pending usage in one transaction.
 pub fn apply(conn: &mut DbConnection, credential_id: &str, usage: &PendingUsage) -> QueryResult<()> {
     conn.transaction(|conn| {

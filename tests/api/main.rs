@@ -30,4 +30,5 @@ mod startup;
 mod text_inputs;
 mod tokens;
 mod tokens_access;
+mod usage_flush;
 mod usage_pages;

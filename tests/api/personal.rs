@@ -611,3 +611,58 @@ async fn me_with_a_personal_token_names_the_person_and_their_role_now() {
         assert!(fields.contains(&field), "{field} in {schema}");
     }
 }
+
+/// The owner's own revoke is one query scoped to them, not a search of a first page of their
+/// tokens: the oldest of more than 500 is revoked like any other, and still by nobody else.
+#[tokio::test]
+async fn an_owner_revokes_their_oldest_token_among_more_than_500() {
+    let app = spawn_app().await;
+    let acme = app.org("acme", Plan::Growth);
+    let carol = &acme.member;
+    let mut ids = Vec::new();
+    let mut secrets = Vec::new();
+    for i in 0..502 {
+        let spec = TokenSpec {
+            kind: tessera::credentials::CredentialKind::PersonalToken,
+            name: &format!("pat {i}"),
+            scopes: "",
+            created_at: Some(app.now() - TimeDelta::minutes(1000 - i)),
+            ..Default::default()
+        };
+        let (row, plain) = app.token(&acme, spec);
+        ids.push(row.id);
+        secrets.push(plain.expose().to_owned());
+    }
+    {
+        use tessera::db::schema::credentials::dsl as c;
+        diesel::update(c::credentials.filter(c::id.eq_any(&ids)))
+            .set((c::owner_user_id.eq(&carol.id), c::created_by.eq(&carol.id)))
+            .execute(&mut app.conn())
+            .unwrap();
+    }
+    let (oldest, second_oldest, newest) = (&ids[0], &ids[1], &secrets[501]);
+    let listed =
+        json_of(call(&app, reqwest::Method::GET, "/api/v1/me/tokens", newest).send().await.unwrap()).await;
+    assert!(
+        listed["items"].as_array().unwrap().iter().all(|t| t["id"] != oldest.as_str()),
+        "the oldest is beyond the listed page"
+    );
+
+    // Another person knows the id: theirs is not, in the API nor in the console.
+    let bob_pat = personal_token(&app, &app.sign_in(&acme.admin).await, &acme, "bob's").await;
+    let path = format!("/api/v1/me/tokens/{oldest}");
+    assert_eq!(call(&app, reqwest::Method::DELETE, &path, &bob_pat).send().await.unwrap().status(), 404);
+    let bob = app.sign_in(&acme.admin).await;
+    assert_eq!(bob.post(&format!("/account/tokens/{oldest}/revoke"), &[]).await.status(), 404);
+    assert_eq!(app.me(&secrets[0]).await.status(), 200);
+
+    let revoked = call(&app, reqwest::Method::DELETE, &path, newest).send().await.unwrap();
+    assert_eq!(revoked.status(), 200);
+    assert_eq!(app.me(&secrets[0]).await.status(), 401);
+    assert!(app.credential(oldest).revoked_at.is_some());
+
+    let console = app.sign_in(carol).await;
+    assert_eq!(console.post(&format!("/account/tokens/{second_oldest}/revoke"), &[]).await.status(), 303);
+    assert_eq!(app.me(&secrets[1]).await.status(), 401);
+    assert_eq!(app.me(newest).await.status(), 200, "only the one named");
+}

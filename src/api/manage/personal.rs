@@ -170,12 +170,9 @@ pub async fn revoke_my_token(
     let id = path.into_inner();
     let owned = {
         let (user_id, id) = (user_id.clone(), id.clone());
-        db::run(&state.pool, move |conn| {
-            Ok(repo::personal_tokens_of(conn, &user_id)?.into_iter().find(|(row, _, _)| row.id == id))
-        })
-        .await?
+        db::run(&state.pool, move |conn| Ok(repo::own_personal_token(conn, &user_id, &id)?)).await?
     };
-    let Some((row, _, _)) = owned else {
+    let Some((row, _)) = owned else {
         return Err(ApiError::not_found());
     };
     let acting = acting_for_own(&state, &caller, &row.org_id).await?;

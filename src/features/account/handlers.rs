@@ -152,12 +152,7 @@ pub async fn revoke(
     let own = {
         let id = id.clone();
         db::run(&state.pool, move |conn| {
-            let Some((row, _, _)) =
-                repo::personal_tokens_of(conn, &user_id)?.into_iter().find(|(r, _, _)| r.id == id)
-            else {
-                return Ok(None);
-            };
-            Ok(orgs::find_org_by_id(conn, &row.org_id)?)
+            Ok(repo::own_personal_token(conn, &user_id, &id)?.map(|(_, org)| org))
         })
         .await?
     };
