@@ -29,4 +29,5 @@ pub mod startup;
 pub mod state;
 pub mod telemetry;
 pub mod text;
+pub mod verification;
 pub mod views;

@@ -12,10 +12,6 @@ use actix_web::middleware::{from_fn, DefaultHeaders};
 use actix_web::{web, App, HttpServer};
 use tracing_actix_web::TracingLogger;
 
-use crate::api::introspect::ResourceServers;
-use crate::api::rate_limit::RateLimits;
-use crate::api::usage::UsageRecorder;
-use crate::api::verifier::Verifier;
 use crate::auth::session_store::DatabaseSessionStore;
 use crate::clock::SharedClock;
 use crate::config::Settings;
@@ -23,6 +19,10 @@ use crate::db::{self, DbPool};
 use crate::metrics::Metrics;
 use crate::oidc::Oidc;
 pub use crate::state::AppState;
+use crate::verification::rate_limit::RateLimits;
+use crate::verification::resource_servers::ResourceServers;
+use crate::verification::usage::UsageRecorder;
+use crate::verification::verifier::Verifier;
 use crate::{edge, features};
 
 pub const SESSION_COOKIE: &str = "tessera_session";

@@ -4,15 +4,15 @@
 
 use std::sync::Arc;
 
-use crate::api::introspect::ResourceServers;
-use crate::api::rate_limit::RateLimits;
-use crate::api::usage::UsageRecorder;
-use crate::api::verifier::Verifier;
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::db::DbPool;
 use crate::metrics::Metrics;
 use crate::oidc::Oidc;
+use crate::verification::rate_limit::RateLimits;
+use crate::verification::resource_servers::ResourceServers;
+use crate::verification::usage::UsageRecorder;
+use crate::verification::verifier::Verifier;
 
 pub struct AppState {
     pub pool: DbPool,

@@ -9,11 +9,11 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 
 use super::error::ApiError;
-use super::rate_limit::FAILED_AUTH_PER_MINUTE;
-use super::verifier::{audit_lockout, Known, Lockout, Outcome, Rejection};
 use crate::auth::{state, RequestMeta};
 use crate::db::audit::Actor;
 use crate::state::AppState;
+use crate::verification::rate_limit::FAILED_AUTH_PER_MINUTE;
+use crate::verification::verifier::{audit_lockout, Known, Lockout, Outcome, Rejection};
 
 pub const PASSPHRASE_HEADER: &str = "X-Tessera-Passphrase";
 const MAX_HEADER_CHARS: usize = 512;

@@ -5,12 +5,11 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
-use super::rate_limit::RateInfo;
 use crate::error::AppError;
+use crate::verification::rate_limit::RateInfo;
 
 const REALM: &str = "Bearer realm=\"tessera\"";
-/// The code of a wrong-passphrase lock-out, on the bearer path and in introspection answers.
-pub const PASSPHRASE_LOCKED: &str = "passphrase_locked";
+pub use crate::verification::verifier::PASSPHRASE_LOCKED;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {

@@ -1,9 +1,6 @@
 //! RFC 7662 token introspection for the platform's API servers. Callers are an API key with the
 //! `introspect` permission (its own org only) or a resource server credential (any org).
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
-
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
@@ -14,14 +11,11 @@ use utoipa::ToSchema;
 use super::bearer::{authenticate, bearer, locked_out};
 use super::error::{ApiError, PASSPHRASE_LOCKED};
 use super::openapi::{BadRequest, Forbidden, RateLimited, Unauthorized};
-use super::rate_limit::RateInfo;
-use super::verifier::{Outcome, Rejection};
 use crate::auth::state;
-use crate::credentials::{secret, CredentialKind, SecretHash};
-use crate::db::resource_servers::{self, ResourceServer};
-use crate::db::{self, DbPool};
-use crate::error::AppError;
+use crate::credentials::{secret, CredentialKind};
 use crate::state::AppState;
+use crate::verification::rate_limit::RateInfo;
+use crate::verification::verifier::{Outcome, Rejection};
 
 pub const INTROSPECT_PERMISSION: &str = "introspect";
 
@@ -29,28 +23,6 @@ pub const INTROSPECT_PERMISSION: &str = "introspect";
 pub enum Introspector {
     AnyOrg,
     Org(String),
-}
-
-/// Resource servers by secret hash; there are few, and they introspect often.
-#[derive(Default)]
-pub struct ResourceServers(RwLock<HashMap<SecretHash, Arc<ResourceServer>>>);
-
-impl ResourceServers {
-    async fn find(&self, pool: &DbPool, hash: SecretHash) -> Result<Option<Arc<ResourceServer>>, AppError> {
-        if let Some(found) = self.0.read().ok().and_then(|m| m.get(&hash).cloned()) {
-            return Ok(Some(found));
-        }
-        let hex = hash.to_hex();
-        let Some(found) = db::run(pool, move |conn| Ok(resource_servers::find_by_hash(conn, &hex)?)).await?
-        else {
-            return Ok(None);
-        };
-        let found = Arc::new(found);
-        if let Ok(mut cache) = self.0.write() {
-            cache.insert(hash, found.clone());
-        }
-        Ok(Some(found))
-    }
 }
 
 async fn introspector(req: HttpRequest) -> Result<Introspector, ApiError> {

@@ -6,17 +6,14 @@ pub mod introspect;
 pub mod manage;
 pub mod me;
 pub mod openapi;
-pub mod rate_limit;
-pub mod usage;
-pub mod verifier;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::{from_fn, Next};
 use actix_web::{web, HttpMessage};
 
+use crate::verification::rate_limit::RateInfo;
 use error::ApiError;
-use rate_limit::RateInfo;
 
 crate::routing::route_table! {
     pub const ROUTES, fn resources, prefix "/api",

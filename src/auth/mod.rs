@@ -8,11 +8,10 @@ pub mod session_store;
 pub mod sso;
 
 use actix_web::dev::Payload;
-use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 
-pub use crate::domain::{Access, Role};
+pub use crate::domain::{Access, RequestMeta, Role};
 pub use session::TypedSession;
 
 use crate::db;
@@ -21,35 +20,11 @@ use crate::db::orgs::{self, Org, User};
 use crate::error::AppError;
 use crate::state::AppState;
 
-const MAX_USER_AGENT: usize = 512;
-
 /// A signed-in person. Extracting it redirects to sign-in when there is none.
 pub struct SignedIn {
     pub user: User,
     pub session: TypedSession,
     pub request: RequestMeta,
-}
-
-/// Where a request came from, for the audit log.
-#[derive(Debug, Clone)]
-pub struct RequestMeta {
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-}
-
-impl RequestMeta {
-    pub fn of(req: &HttpRequest) -> Self {
-        Self {
-            // The peer address: a proxy in front would need an explicit trusted-proxy setting,
-            // because X-Forwarded-For from an untrusted client is whatever it likes.
-            ip: req.peer_addr().map(|a| a.ip().to_string()),
-            user_agent: req
-                .headers()
-                .get(header::USER_AGENT)
-                .and_then(|v| v.to_str().ok())
-                .map(|ua| ua.chars().take(MAX_USER_AGENT).collect()),
-        }
-    }
 }
 
 impl SignedIn {

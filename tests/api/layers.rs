@@ -27,7 +27,18 @@ const LAYERS: &[&[&str]] = &[
     // Repositories, the only place with SQL.
     &["db"],
     // Plain types and settings.
-    &["domain", "credentials", "catalog", "config", "text", "email", "telemetry", "clock", "error", "routing"],
+    &[
+        "domain",
+        "credentials",
+        "catalog",
+        "config",
+        "text",
+        "email",
+        "telemetry",
+        "clock",
+        "error",
+        "routing",
+    ],
 ];
 
 fn layer_of(module: &str) -> Option<usize> {
@@ -45,7 +56,8 @@ fn imports(source: &str) -> BTreeSet<String> {
             // `crate::{a, b::c}`: the first segment of each entry.
             let end = group.find('}').unwrap_or(group.len());
             for entry in group[..end].split(',') {
-                let name: String = entry.trim().chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+                let name: String =
+                    entry.trim().chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
                 if !name.is_empty() {
                     found.insert(name);
                 }
@@ -96,7 +108,11 @@ fn no_module_imports_a_higher_layer() {
             };
             let bottom = layer == LAYERS.len() - 1 && own == layer;
             if layer < own || (layer == own && !bottom) {
-                wrong.push(format!("{} imports crate::{target} ({})", relative.display(), LAYERS[layer].join(", ")));
+                wrong.push(format!(
+                    "{} imports crate::{target} ({})",
+                    relative.display(),
+                    LAYERS[layer].join(", ")
+                ));
             }
         }
     }
@@ -106,6 +122,8 @@ fn no_module_imports_a_higher_layer() {
 
 #[test]
 fn the_import_reader_sees_grouped_and_nested_paths() {
-    let seen = imports("use crate::{edge, features::x};\nfn f() { crate::db::run(); }\n#[cfg(test)]\nuse crate::api;");
+    let seen = imports(
+        "use crate::{edge, features::x};\nfn f() { crate::db::run(); }\n#[cfg(test)]\nuse crate::api;",
+    );
     assert_eq!(seen.into_iter().collect::<Vec<_>>(), ["db", "edge", "features"]);
 }

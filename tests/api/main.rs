@@ -10,6 +10,7 @@ mod change_feed;
 mod edge;
 mod helpers;
 mod introspection;
+mod layers;
 mod members;
 mod metrics;
 mod oidc_provider;

@@ -57,7 +57,7 @@ async fn a_flush_that_cannot_reach_the_database_keeps_its_batch_merged() {
     let acme = app.org("acme", Plan::Growth);
     let (a, _) = app.token(&acme, key_spec("a"));
     let (b, _) = app.token(&acme, key_spec("b"));
-    let recorder = tessera::api::usage::UsageRecorder::default();
+    let recorder = tessera::verification::usage::UsageRecorder::default();
     let (now, later) = (app.now(), app.now() + TimeDelta::minutes(1));
     for _ in 0..3 {
         recorder.accepted(&a.id, now, "192.0.2.1");

@@ -17,14 +17,17 @@ use subtle::ConstantTimeEq;
 
 pub use super::rate_limit::Lockout;
 use super::rate_limit::PassphraseGuard;
-use crate::auth::{RequestMeta, Role};
 use crate::credentials::{secret, CredentialKind, Grants, Passphrase, Prefixes, SecretHash};
 use crate::db::audit::{self, Actor, AuditEvent};
 use crate::db::changes::{Cache, Change};
 use crate::db::credentials::{self as repo, CredentialRow};
 use crate::db::{self, orgs, DbPool};
+use crate::domain::{RequestMeta, Role};
 use crate::error::AppError;
 use crate::metrics::VerificationMetrics;
+
+/// The code of a wrong-passphrase lock-out, on the bearer path and in introspection answers.
+pub const PASSPHRASE_LOCKED: &str = "passphrase_locked";
 
 /// A credential as the hot path needs it.
 #[derive(Debug)]
@@ -197,7 +200,7 @@ impl Verifier {
         self.metrics.outcome(match &outcome {
             Ok(Outcome::Valid(_)) => "valid",
             Ok(Outcome::Refused(rejection, _)) => rejection.code(),
-            Ok(Outcome::Locked(..)) => crate::api::error::PASSPHRASE_LOCKED,
+            Ok(Outcome::Locked(..)) => PASSPHRASE_LOCKED,
             Err(_) => "error",
         });
         outcome
