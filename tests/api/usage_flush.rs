@@ -128,7 +128,11 @@ async fn uses_while_postgres_refuses_connections_are_counted_once_it_is_back() {
     if backend() != "postgres" {
         return;
     }
-    let app = spawn_app().await;
+    // Long enough that the cache stays trusted while the change feed cannot be read either.
+    let app = spawn_app_configured(tessera::catalog::Catalog::built_in(), |settings| {
+        settings.cache_staleness = Duration::from_secs(120);
+    })
+    .await;
     let acme = app.org("acme", Plan::Growth);
     let (row, plain) = app.token(&acme, TokenSpec::default());
     assert_eq!(app.me(plain.expose()).await.status(), 200);
