@@ -7,6 +7,7 @@ import { ROOT, launchBrowser, signIn, startDemo } from '../tests/browser/helpers
 const SHOTS = [
   { file: 'tokens', path: '/orgs/acme/settings/tokens' },
   { file: 'api-keys', path: '/orgs/acme/settings/api-keys' },
+  { file: 'personal-tokens', path: '/orgs/acme/settings/personal-tokens' },
   { file: 'sessions', path: '/account/sessions' },
 ];
 const WIDTHS = [
