@@ -49,6 +49,26 @@ impl Access {
         }
     }
 
+    /// Usage pages and reports: the audit log's readers (members see the lists only, SPEC §1).
+    pub fn can_read_usage(self) -> bool {
+        self.can_read_audit()
+    }
+
+    /// Add people, change roles, remove people: owners only.
+    pub fn can_manage_members(self) -> bool {
+        self.member_may(Role::can_manage_members)
+    }
+
+    /// The members list: its owners, and operators investigating.
+    pub fn can_read_members(self) -> bool {
+        self.can_manage_members() || self.is_operator_view()
+    }
+
+    /// Whose personal tokens reach the org: those who may revoke credentials, and operators.
+    pub fn can_read_personal_tokens(self) -> bool {
+        self.can_manage_credentials() || self.is_operator_view()
+    }
+
     /// Looking at the org from outside it: every page says so.
     pub fn is_operator_view(self) -> bool {
         self == Self::Operator
@@ -85,5 +105,13 @@ mod tests {
             assert!(!access.is_operator_view());
         }
         assert!(!Access::Member(Role::Member).can_read_audit());
+        assert!(Access::Operator.can_read_members() && !Access::Operator.can_manage_members());
+        assert!(Access::Operator.can_read_personal_tokens() && Access::Operator.can_read_usage());
+        let readers = |check: fn(Access) -> bool| {
+            Role::ALL.into_iter().filter(|r| check(Access::Member(*r))).collect::<Vec<_>>()
+        };
+        assert_eq!(readers(Access::can_read_members), [Role::Owner]);
+        assert_eq!(readers(Access::can_read_personal_tokens), [Role::Owner, Role::Admin]);
+        assert_eq!(readers(Access::can_read_usage), [Role::Owner, Role::Admin, Role::Auditor]);
     }
 }

@@ -21,14 +21,9 @@ pub fn path(org_slug: &str) -> String {
     format!("/orgs/{org_slug}/settings/personal-tokens")
 }
 
-/// Those who may revoke credentials may see whose personal tokens reach the org.
-pub fn may_read(access: Access) -> bool {
-    access.can_manage_credentials() || access.is_operator_view()
-}
-
 /// Whether the console shows the Personal tokens tab to this viewer.
 pub fn tab_visible(access: &Option<Access>) -> bool {
-    access.is_some_and(may_read)
+    access.is_some_and(Access::can_read_personal_tokens)
 }
 
 pub struct TokenRow {
@@ -67,7 +62,7 @@ impl PersonalTokensPage {
 }
 
 fn require_read(member: &OrgMember) -> Result<(), AppError> {
-    if may_read(member.access) {
+    if member.access.can_read_personal_tokens() {
         Ok(())
     } else {
         Err(AppError::Forbidden(format!(

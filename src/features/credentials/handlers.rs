@@ -268,7 +268,7 @@ impl<'a> Builder<'a> {
             base_path: tab.path(&member.org.slug),
             can_manage,
             can_mint,
-            can_read_usage: crate::features::usage::may_read(member.access),
+            can_read_usage: member.access.can_read_usage(),
             noun: tab.noun,
             is_api_keys: tab.is_api_keys(),
         };

@@ -5,8 +5,8 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::forms::{parse_role, AddForm, RoleForm};
+use super::path;
 use super::views::{AddFormView, MemberView, MembersPage};
-use super::{may_change, may_read, path};
 use crate::auth::csrf::{TokenOnly, Verified};
 use crate::auth::dev_login::see_other;
 use crate::auth::{OrgMember, Role};
@@ -20,7 +20,7 @@ use crate::views::{is_htmx, render_with, Chrome};
 type MemberPath = web::Path<(String, String)>;
 
 fn require_read(member: &OrgMember) -> Result<(), AppError> {
-    if may_read(member.access) {
+    if member.access.can_read_members() {
         Ok(())
     } else {
         Err(only_owners(member))
@@ -28,7 +28,7 @@ fn require_read(member: &OrgMember) -> Result<(), AppError> {
 }
 
 fn require_change(member: &OrgMember) -> Result<(), AppError> {
-    if may_change(member.access) {
+    if member.access.can_manage_members() {
         return Ok(());
     }
     if member.access.is_operator_view() {
@@ -258,7 +258,7 @@ impl<'a> Builder<'a> {
         Ok(MembersPage {
             chrome: Chrome::of(member, "members")?,
             members: rows.into_iter().map(|row| MemberView::of(row, viewer, now)).collect(),
-            can_change: may_change(member.access),
+            can_change: member.access.can_manage_members(),
             form: form.unwrap_or_else(AddFormView::blank),
             notice,
             error,

@@ -5,30 +5,21 @@ pub mod forms;
 pub mod handlers;
 pub mod views;
 
-use crate::auth::{Access, Role};
+use crate::auth::Access;
 
 pub fn path(org_slug: &str) -> String {
     format!("/orgs/{org_slug}/settings/members")
 }
 
-/// Owners manage members. A platform operator outside the org reads the list (cross-org
-/// investigations) and changes nothing; admins, members and auditors get 403.
-pub fn may_read(access: Access) -> bool {
-    may_change(access) || access.is_operator_view()
-}
-
-pub fn may_change(access: Access) -> bool {
-    access.member_may(Role::can_manage_members)
-}
-
-/// Whether the console shows the Members tab to this viewer.
+/// Whether the console shows the Members tab to this viewer (`Access` decides who may).
 pub fn tab_visible(access: &Option<Access>) -> bool {
-    access.is_some_and(may_read)
+    access.is_some_and(Access::can_read_members)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::Role;
     use crate::db::orgs::leaves_no_owner;
 
     #[test]
@@ -44,10 +35,10 @@ mod tests {
     #[test]
     fn owners_change_members_and_operators_only_read() {
         for role in Role::ALL {
-            assert_eq!(may_change(Access::Member(role)), role == Role::Owner);
-            assert_eq!(may_read(Access::Member(role)), role == Role::Owner);
+            assert_eq!(Access::Member(role).can_manage_members(), role == Role::Owner);
+            assert_eq!(tab_visible(&Some(Access::Member(role))), role == Role::Owner);
         }
-        assert!(may_read(Access::Operator) && !may_change(Access::Operator));
+        assert!(tab_visible(&Some(Access::Operator)) && !Access::Operator.can_manage_members());
         assert!(!tab_visible(&None));
     }
 }

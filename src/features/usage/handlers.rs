@@ -11,7 +11,7 @@ use super::chart::{self, BarChart};
 use super::history::HistoryItem;
 use super::reports::{ReportParams, ReportRow, StaleFilter};
 use super::views::{AddressView, ReportsPage, UsagePage};
-use super::{kind_of_segment, may_read, reports_path, tab_of, CredentialFacts};
+use super::{kind_of_segment, reports_path, tab_of, CredentialFacts};
 use crate::auth::OrgMember;
 use crate::credentials::EXPIRING_SOON_DAYS;
 use crate::db::credentials::{self as repo, CredentialRow};
@@ -25,7 +25,7 @@ use crate::views::{render, Chrome, Moment};
 type ItemPath = web::Path<(String, String, String)>;
 
 fn require_read(member: &OrgMember) -> Result<(), AppError> {
-    if may_read(member.access) {
+    if member.access.can_read_usage() {
         Ok(())
     } else {
         Err(AppError::Forbidden(format!(

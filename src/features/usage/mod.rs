@@ -19,15 +19,9 @@ use crate::db::credentials::CredentialRow;
 use crate::service::tab::{Tab, API_KEYS, TOKENS};
 use crate::views::Moment;
 
-/// Owners, admins and auditors read usage and reports, and so does a platform operator looking
-/// in; members see the credential lists only (SPEC §1). The same people read the audit log.
-pub fn may_read(access: Access) -> bool {
-    access.can_read_audit()
-}
-
 /// Whether the console shows the Reports tab (and usage links) to this viewer.
 pub fn tab_visible(access: &Option<Access>) -> bool {
-    access.is_some_and(may_read)
+    access.is_some_and(Access::can_read_usage)
 }
 
 pub fn reports_path(org_slug: &str) -> String {
@@ -137,9 +131,9 @@ mod tests {
     #[test]
     fn owners_admins_auditors_and_operators_read_usage() {
         for role in Role::ALL {
-            assert_eq!(may_read(Access::Member(role)), role != Role::Member, "{role:?}");
+            assert_eq!(tab_visible(&Some(Access::Member(role))), role != Role::Member, "{role:?}");
         }
-        assert!(may_read(Access::Operator));
+        assert!(tab_visible(&Some(Access::Operator)));
         assert!(!tab_visible(&None));
     }
 
