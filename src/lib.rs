@@ -29,5 +29,6 @@ pub mod startup;
 pub mod state;
 pub mod telemetry;
 pub mod text;
+pub mod urls;
 pub mod verification;
 pub mod views;

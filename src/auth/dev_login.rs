@@ -113,7 +113,7 @@ pub async fn home(state: web::Data<AppState>, session: TypedSession) -> Result<H
     })
     .await?;
     Ok(match (orgs.first(), user.is_some_and(|u| u.is_operator)) {
-        (Some((org, _)), _) => see_other(&format!("/orgs/{}/settings/tokens", org.slug)),
+        (Some((org, _)), _) => see_other(&crate::urls::org_home(&org.slug)),
         // An operator in no org still has every org to read.
         (None, true) => see_other("/operator/orgs"),
         (None, false) => see_other("/sign-in"),

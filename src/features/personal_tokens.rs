@@ -18,7 +18,7 @@ use crate::state::AppState;
 use crate::views::{is_htmx, render_with, Chrome, Moment};
 
 pub fn path(org_slug: &str) -> String {
-    format!("/orgs/{org_slug}/settings/personal-tokens")
+    crate::urls::org_page(org_slug, crate::urls::OrgPage::PersonalTokens)
 }
 
 /// Whether the console shows the Personal tokens tab to this viewer.

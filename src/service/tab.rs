@@ -18,7 +18,7 @@ pub struct Tab {
 
 pub const TOKENS: Tab = Tab {
     kind: CredentialKind::AccessToken,
-    segment: "tokens",
+    segment: crate::urls::kind_segment(CredentialKind::AccessToken),
     title: "Tokens",
     noun: "token",
     create_label: "Generate token",
@@ -30,7 +30,7 @@ pub const TOKENS: Tab = Tab {
 
 pub const API_KEYS: Tab = Tab {
     kind: CredentialKind::ApiKey,
-    segment: "api-keys",
+    segment: crate::urls::kind_segment(CredentialKind::ApiKey),
     title: "API keys",
     noun: "key",
     create_label: "Create key",
@@ -47,7 +47,7 @@ impl Tab {
     }
 
     pub fn path(&self, org_slug: &str) -> String {
-        format!("/orgs/{org_slug}/settings/{}", self.segment)
+        crate::urls::kind_list(org_slug, self.kind)
     }
 
     pub fn grants<'a>(&self, catalog: &'a Catalog) -> &'a [GrantDef] {

@@ -38,6 +38,7 @@ const LAYERS: &[&[&str]] = &[
         "clock",
         "error",
         "routing",
+        "urls",
     ],
 ];
 

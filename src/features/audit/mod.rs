@@ -8,7 +8,7 @@ pub mod views;
 use crate::auth::Access;
 
 pub fn path(org_slug: &str) -> String {
-    format!("/orgs/{org_slug}/settings/audit")
+    crate::urls::org_page(org_slug, crate::urls::OrgPage::Audit)
 }
 
 /// Whether the console shows the Audit log tab to this viewer.

@@ -127,7 +127,7 @@ pub async fn change_role(
         MemberChange::Changed { email, before } => {
             if is_you && !role.can_manage_members() {
                 // No longer an owner: this page is not theirs any more.
-                return Ok(leave_for(&req, &format!("/orgs/{}/settings/tokens", member.org.slug)));
+                return Ok(leave_for(&req, &crate::urls::org_home(&member.org.slug)));
             }
             let notice = format!("{email} is now {} (was {}).", role.label(), before.label());
             done(&req, &state, &member, notice).await

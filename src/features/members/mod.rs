@@ -8,7 +8,7 @@ pub mod views;
 use crate::auth::Access;
 
 pub fn path(org_slug: &str) -> String {
-    format!("/orgs/{org_slug}/settings/members")
+    crate::urls::org_page(org_slug, crate::urls::OrgPage::Members)
 }
 
 /// Whether the console shows the Members tab to this viewer (`Access` decides who may).

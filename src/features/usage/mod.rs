@@ -25,25 +25,13 @@ pub fn tab_visible(access: &Option<Access>) -> bool {
 }
 
 pub fn reports_path(org_slug: &str) -> String {
-    format!("/orgs/{org_slug}/settings/reports")
+    crate::urls::org_page(org_slug, crate::urls::OrgPage::Reports)
 }
 
-/// The path segment naming a kind in a usage page's path. Access tokens and API keys use their
-/// tab's; personal tokens have no tab in the org, but their usage is the org's business too.
-pub fn segment(kind: CredentialKind) -> &'static str {
-    match kind {
-        CredentialKind::AccessToken => TOKENS.segment,
-        CredentialKind::ApiKey => API_KEYS.segment,
-        CredentialKind::PersonalToken => "personal-tokens",
-    }
-}
-
-pub fn kind_of_segment(segment: &str) -> Option<CredentialKind> {
-    CredentialKind::ALL.into_iter().find(|&k| self::segment(k) == segment)
-}
+pub use crate::urls::{kind_of_segment, kind_segment as segment};
 
 pub fn usage_path(org_slug: &str, kind: CredentialKind, id: &str) -> String {
-    format!("/orgs/{org_slug}/settings/{}/{id}/usage", segment(kind))
+    crate::urls::credential_page(org_slug, kind, id, "usage")
 }
 
 /// The console tab that lists a kind, if the org has one.
