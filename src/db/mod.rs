@@ -77,9 +77,9 @@ impl ManageConnection for ConnectionManager {
 
     fn connect(&self) -> Result<DbConnection, r2d2::Error> {
         match &self.url {
-            DatabaseUrl::Postgres(url) => {
-                PgConnection::establish(url).map(DbConnection::Postgres).map_err(r2d2::Error::ConnectionError)
-            }
+            DatabaseUrl::Postgres(url) => PgConnection::establish(&without_gss_probe(url))
+                .map(DbConnection::Postgres)
+                .map_err(r2d2::Error::ConnectionError),
             DatabaseUrl::Sqlite(path) => {
                 let mut conn = SqliteConnection::establish(path).map_err(r2d2::Error::ConnectionError)?;
                 conn.batch_execute(SQLITE_PRAGMAS).map_err(r2d2::Error::QueryError)?;
@@ -94,6 +94,20 @@ impl ManageConnection for ConnectionManager {
 
     fn has_broken(&self, _conn: &mut DbConnection) -> bool {
         false
+    }
+}
+
+/// libpq's default `gssencmode=prefer` loads Kerberos at every connection to probe for GSS
+/// encryption. A short-lived operator command that exits while the pool is still connecting then
+/// meets Kerberos's own exit-time teardown, which asserts and aborts the process. Tessera does not
+/// need that probe; a URL that names `gssencmode` keeps its choice.
+fn without_gss_probe(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if !parsed.query_pairs().any(|(key, _)| key == "gssencmode") => {
+            parsed.query_pairs_mut().append_pair("gssencmode", "disable");
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
     }
 }
 
@@ -199,4 +213,22 @@ fn escape_like(term: &str) -> String {
 /// A fresh application-made id: UUIDv7, so ids sort by creation time.
 pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_gss_probe;
+
+    #[test]
+    fn the_gss_probe_is_off_unless_the_url_chooses() {
+        assert_eq!(without_gss_probe("postgres://u@h/db"), "postgres://u@h/db?gssencmode=disable");
+        assert_eq!(
+            without_gss_probe("postgres://u@h/db?sslmode=require"),
+            "postgres://u@h/db?sslmode=require&gssencmode=disable"
+        );
+        assert_eq!(
+            without_gss_probe("postgres://u@h/db?gssencmode=require"),
+            "postgres://u@h/db?gssencmode=require"
+        );
+    }
 }

@@ -161,9 +161,9 @@ pub struct Verifier {
     cache: Bounded<SecretHash, Arc<Known>>,
     pub metrics: VerificationMetrics,
     passphrases: PassphraseGuard,
-    /// Bumped by every drop: a load that read the database before a drop must not put what
-    /// it read into the cache after it.
-    generation: AtomicU64,
+    /// The latest drops, numbered: a load that read the database before a drop touching what
+    /// it read must not put that into the cache after it. Loads of other credentials go on.
+    drops: Mutex<RecentDrops>,
     /// Milliseconds after `started` until which the entries may be used (see `trust_until`).
     trusted_until: AtomicU64,
     started: Instant,
@@ -181,7 +181,7 @@ impl Verifier {
             cache: cache(capacity, idle),
             metrics: VerificationMetrics::default(),
             passphrases: PassphraseGuard::new(wrong_passphrases_per_minute),
-            generation: AtomicU64::new(0),
+            drops: Mutex::new(RecentDrops::default()),
             trusted_until: AtomicU64::new(0),
             started: Instant::now(),
         }
@@ -269,7 +269,7 @@ impl Verifier {
     }
 
     async fn load(&self, pool: &DbPool, hash: SecretHash) -> Result<Option<Arc<Known>>, AppError> {
-        let generation = self.generation.load(Ordering::Acquire);
+        let started_after = self.lock_drops().number;
         let hex = hash.to_hex();
         let found = db::run(pool, move |conn| {
             let Some((row, org)) = repo::find_by_hash(conn, &hex)? else {
@@ -286,15 +286,13 @@ impl Verifier {
             return Ok(None);
         };
         let known = Arc::new(known);
-        // A drop since the read began means what was read may be old: not cached. A drop that
-        // lands between this check and the insert bumps the number too, and the entry is taken
-        // out again at once.
-        if self.generation.load(Ordering::Acquire) == generation {
+        // Checked and inserted under the lock every drop takes: a drop since the read began that
+        // touches this credential means what was read may be old, so it is not cached.
+        let drops = self.lock_drops();
+        if !drops.touched_since(started_after, &known) {
             self.cache.insert(hash, known.clone());
-            if self.generation.load(Ordering::Acquire) != generation {
-                self.cache.invalidate(&hash);
-            }
         }
+        drop(drops);
         Ok(Some(known))
     }
 
@@ -304,7 +302,8 @@ impl Verifier {
         if changes.is_empty() {
             return;
         }
-        self.generation.fetch_add(1, Ordering::AcqRel);
+        let mut drops = self.lock_drops();
+        drops.record(Some(changes.to_vec()));
         let changes = changes.to_vec();
         // Entries cached before this call that match are never returned again (moka checks the
         // predicate on `get` until its housekeeping has removed them).
@@ -319,14 +318,55 @@ impl Verifier {
     }
 
     fn forget_all(&self) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
+        let mut drops = self.lock_drops();
+        drops.record(None);
         self.cache.invalidate_all();
+    }
+
+    fn lock_drops(&self) -> std::sync::MutexGuard<'_, RecentDrops> {
+        self.drops.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Credentials in the cache now (approximate until its pending housekeeping has run).
     pub fn cached_count(&self) -> u64 {
         self.cache.run_pending_tasks();
         self.cache.entry_count()
+    }
+}
+
+/// How many drops a load may overlap before it gives up caching what it read.
+const DROPS_KEPT: usize = 256;
+
+/// The last drops, each with its number; `None` drops everything.
+#[derive(Default)]
+struct RecentDrops {
+    number: u64,
+    kept: std::collections::VecDeque<(u64, Option<Vec<Change>>)>,
+}
+
+impl RecentDrops {
+    fn record(&mut self, changes: Option<Vec<Change>>) {
+        self.number += 1;
+        self.kept.push_back((self.number, changes));
+        if self.kept.len() > DROPS_KEPT {
+            self.kept.pop_front();
+        }
+    }
+
+    /// Whether a drop numbered after `number` touches `known` (or may have: drops no longer kept
+    /// count as touching it).
+    fn touched_since(&self, number: u64, known: &Known) -> bool {
+        if self.number == number {
+            return false;
+        }
+        let oldest_kept = self.kept.front().map_or(u64::MAX, |(n, _)| *n);
+        if oldest_kept > number + 1 {
+            return true;
+        }
+        self.kept.iter().filter(|(n, _)| *n > number).any(|(_, changes)| match changes {
+            None => true,
+            Some(changes) => changes.iter().any(|change| touches(change, known)),
+        })
     }
 }
 
@@ -532,5 +572,24 @@ mod tests {
         assert!(verifier.cached(&entries[1].0).is_some());
         verifier.forget_all();
         assert_eq!(verifier.cached_count(), 0);
+    }
+
+    #[test]
+    fn a_load_skips_the_cache_only_when_a_drop_since_it_began_touches_it() {
+        let (k1, p3) = (known("k1", "o1", None), known("p3", "o2", Some("u1")));
+        let mut drops = RecentDrops::default();
+        let began = drops.number;
+        assert!(!drops.touched_since(began, &k1), "no drop, cached");
+        drops.record(Some(vec![Change::Credential("k2".into()), Change::Org("o9".into())]));
+        assert!(!drops.touched_since(began, &k1), "another credential's drop does not matter");
+        drops.record(Some(vec![Change::User("u1".into())]));
+        assert!(drops.touched_since(began, &p3) && !drops.touched_since(began, &k1));
+        let later = drops.number;
+        drops.record(None);
+        assert!(drops.touched_since(later, &k1), "a drop of everything touches every load");
+        for _ in 0..DROPS_KEPT {
+            drops.record(Some(vec![]));
+        }
+        assert!(drops.touched_since(began, &k1), "drops no longer kept count as touching");
     }
 }
