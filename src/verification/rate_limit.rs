@@ -48,8 +48,6 @@ fn limiter_per_minute(n: u32) -> Arc<Limiter> {
 /// Failed authentications allowed per address per minute.
 pub const FAILED_AUTH_PER_MINUTE: u32 = 30;
 
-/// Wrong passphrases allowed per credential per minute when the catalog sets no other value.
-pub const WRONG_PASSPHRASES_PER_MINUTE: u32 = 10;
 /// How long a credential stays locked once its wrong-passphrase budget is spent: the time the
 /// budget takes to refill, so a guesser gets at most the budget per minute.
 const PASSPHRASE_LOCKOUT: Duration = Duration::from_secs(60);
@@ -183,7 +181,7 @@ pub struct PassphraseGuard {
 
 impl Default for PassphraseGuard {
     fn default() -> Self {
-        Self::new(WRONG_PASSPHRASES_PER_MINUTE)
+        Self::new(crate::catalog::DEFAULT_WRONG_PASSPHRASES_PER_MINUTE)
     }
 }
 
