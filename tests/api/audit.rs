@@ -741,14 +741,7 @@ async fn sign_ins_and_sign_outs_are_in_the_log_of_each_org_the_person_belongs_to
     let acme = app.org("acme", Plan::Growth);
     let globex = app.org("globex", Plan::Growth);
     let initech = app.org("initech", Plan::Growth);
-    tessera::db::orgs::add_member(
-        &mut app.conn(),
-        &globex.org.id,
-        &acme.member.id,
-        tessera::auth::Role::Member,
-        app.now(),
-    )
-    .unwrap();
+    app.add_member(&globex, &acme.member, tessera::auth::Role::Member);
     let alice = app.sign_in(&acme.owner).await;
     app.clock.advance(TimeDelta::seconds(1));
     let carol = app.sign_in(&acme.member).await;

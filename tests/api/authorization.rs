@@ -4,7 +4,6 @@
 
 use diesel::prelude::*;
 use tessera::credentials::Plan;
-use tessera::db::orgs;
 
 use crate::helpers::*;
 
@@ -193,12 +192,10 @@ async fn world() -> World {
     let (token, _) = app.token(&acme, TokenSpec::default());
     let (key, _) = app.token(&acme, key_spec("matrix key"));
     let target = app.user("target@acme.test");
-    orgs::add_member(&mut app.conn(), &acme.org.id, &target.id, tessera::auth::Role::Member, app.now())
-        .unwrap();
+    app.add_member(&acme, &target, tessera::auth::Role::Member);
     let (personal, _) = app.personal_token_of(&acme, &target, "target cli");
     let operator = app.user("ops@platform.test");
-    orgs::add_member(&mut app.conn(), &globex.org.id, &operator.id, tessera::auth::Role::Member, app.now())
-        .unwrap();
+    app.add_member(&globex, &operator, tessera::auth::Role::Member);
     use tessera::db::schema::users::dsl as u;
     diesel::update(u::users.find(&operator.id))
         .set(u::is_operator.eq(true))

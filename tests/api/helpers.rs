@@ -180,6 +180,11 @@ impl TestApp {
         user
     }
 
+    /// Makes `user` a member of `org` with `role` (someone of another org, usually).
+    pub fn add_member(&self, org: &TestOrg, user: &User, role: Role) {
+        orgs::add_member(&mut self.conn(), &org.org.id, &user.id, role, self.now()).expect("membership");
+    }
+
     pub fn org(&self, slug: &str, plan: Plan) -> TestOrg {
         let org = Org {
             id: new_id(),

@@ -217,14 +217,7 @@ async fn wrong_org_and_wrong_kind_are_403() {
     let acme = app.org("acme", Plan::Growth);
     let globex = app.org("globex", Plan::Growth);
     // The same person belongs to both orgs; the token is still bound to one.
-    tessera::db::orgs::add_member(
-        &mut app.conn(),
-        &globex.org.id,
-        &acme.owner.id,
-        tessera::auth::Role::Owner,
-        app.now(),
-    )
-    .unwrap();
+    app.add_member(&globex, &acme.owner, tessera::auth::Role::Owner);
     let pat = personal_token(&app, &app.sign_in(&acme.owner).await, &acme, "acme pat").await;
     let wrong = call(&app, reqwest::Method::GET, "/api/v1/orgs/globex/tokens", &pat).send().await.unwrap();
     assert_eq!(wrong.status(), 403);
@@ -367,14 +360,7 @@ async fn the_personal_token_cap_comes_from_the_catalog() {
     let app = spawn_app_with(catalog).await;
     let acme = app.org("acme", Plan::Growth);
     let globex = app.org("globex", Plan::Growth);
-    tessera::db::orgs::add_member(
-        &mut app.conn(),
-        &globex.org.id,
-        &acme.member.id,
-        tessera::auth::Role::Member,
-        app.now(),
-    )
-    .unwrap();
+    app.add_member(&globex, &acme.member, tessera::auth::Role::Member);
     let carol = app.sign_in(&acme.member).await;
     personal_token(&app, &carol, &acme, "acme cli").await;
     personal_token(&app, &carol, &globex, "globex cli").await;
@@ -532,14 +518,7 @@ async fn removing_a_member_revokes_their_personal_tokens_of_that_org_only() {
     let app = spawn_app().await;
     let acme = app.org("acme", Plan::Growth);
     let globex = app.org("globex", Plan::Growth);
-    tessera::db::orgs::add_member(
-        &mut app.conn(),
-        &globex.org.id,
-        &acme.member.id,
-        tessera::auth::Role::Member,
-        app.now(),
-    )
-    .unwrap();
+    app.add_member(&globex, &acme.member, tessera::auth::Role::Member);
     let carol = app.sign_in(&acme.member).await;
     let acme_one = personal_token(&app, &carol, &acme, "acme one").await;
     let acme_two = personal_token(&app, &carol, &acme, "acme two").await;
@@ -567,14 +546,7 @@ async fn removing_a_member_revokes_their_personal_tokens_of_that_org_only() {
     let listed = app.sign_in(&acme.owner).await.get(&personal_tokens_path(&acme)).await.text().await.unwrap();
     assert!(row(&listed, "acme one").unwrap().contains("Revoked"));
     // Back in the org, she starts afresh: the old tokens stay revoked and no longer count.
-    tessera::db::orgs::add_member(
-        &mut app.conn(),
-        &acme.org.id,
-        &acme.member.id,
-        tessera::auth::Role::Member,
-        app.now(),
-    )
-    .unwrap();
+    app.add_member(&acme, &acme.member, tessera::auth::Role::Member);
     // Written past the audited path: the cache is told by hand, as the feed would tell it.
     tessera::db::changes::Cache::forget(
         &*app.state.verifier,

@@ -145,14 +145,7 @@ async fn removal_from_the_last_org_ends_the_persons_sessions_at_once() {
     let acme = app.org("acme", Plan::Growth);
     let globex = app.org("globex", Plan::Growth);
     // bob is in both orgs, carol only in acme.
-    tessera::db::orgs::add_member(
-        &mut app.conn(),
-        &globex.org.id,
-        &acme.admin.id,
-        tessera::auth::Role::Member,
-        app.now(),
-    )
-    .unwrap();
+    app.add_member(&globex, &acme.admin, tessera::auth::Role::Member);
     let alice = app.sign_in(&acme.owner).await;
     let (carol, carol_cookie) = app.sign_in_keeping_cookie(&acme.member).await;
     let bob = app.sign_in(&acme.admin).await;

@@ -38,7 +38,7 @@ async fn spawn_with_provider() -> Sso {
     let acme = app.org("acme", Plan::Growth);
     for (email, role) in [("alice@example.com", Role::Owner), ("mallory@example.com", Role::Member)] {
         let user = app.user(email);
-        orgs::add_member(&mut app.conn(), &acme.org.id, &user.id, role, app.now()).unwrap();
+        app.add_member(&acme, &user, role);
     }
     Sso { app, provider, acme }
 }
